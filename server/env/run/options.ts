@@ -1,0 +1,10 @@
+import type { Sandbox } from "../sandbox/types";
+
+export interface RunOptions {
+  sandbox: Sandbox;
+  /** Which tests to run: the public ones (feedback, early stop) or all (final reward, evaluation). */
+  which: "public" | "all";
+  /** Multiplies every time limit (verify uses it so machine load cannot flip a verdict). Default 1. */
+  timeMultiplier?: number;
+  signal?: AbortSignal;
+}

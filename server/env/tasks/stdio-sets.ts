@@ -1,0 +1,4 @@
+// stdin/stdout sets: codecontests, codejam, apps (stdin part), xcodeeval.
+import type { BenchmarkSet } from "./set";
+
+export const stdioSets: BenchmarkSet[] = [];
