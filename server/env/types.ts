@@ -78,6 +78,8 @@ export interface FunctionTask {
   entryPoint: string;
   /** Code run before the tests (MBPP's test_setup_code, imports a harness provides, JS shims). */
   testPreamble?: string;
+  /** Code run before the candidate's own code (LeetCode's `from typing import *` and friends). */
+  candidatePrelude?: string;
   publicTests: FunctionTestCase[];
   privateTests: FunctionTestCase[];
   comparison?: FunctionComparison;

@@ -6,5 +6,7 @@ export interface RunOptions {
   which: "public" | "all";
   /** Multiplies every time limit (verify uses it so machine load cannot flip a verdict). Default 1. */
   timeMultiplier?: number;
+  /** Stop after the first test that does not pass (verify's must-fail programs need only one). Default false. */
+  stopAtFirstFailure?: boolean;
   signal?: AbortSignal;
 }

@@ -12,6 +12,8 @@ export interface SandboxLimits {
   maxProcesses?: number;
   /** Cap on captured stdout and on stderr, each, in bytes. Default 1 MiB. */
   outputBytes?: number;
+  /** Largest file the program may write (RLIMIT_FSIZE), in bytes. Default 256 MiB. */
+  fileBytes?: number;
 }
 
 export interface ReadOnlyMount {
@@ -51,6 +53,8 @@ export interface ExecResult {
   wallMs: number;
   /** Peak resident memory in bytes when measurable. */
   peakMemoryBytes?: number;
+  /** The memory cgroup's OOM killer killed a process of this run (the judge maps this to out_of_memory). */
+  oomKilled?: boolean;
   /** Collected files (absent when missing). */
   collected: Record<string, Buffer>;
   isolation: IsolationReport;

@@ -1,0 +1,51 @@
+// The VS Code side of RLEF: wiring and UI only. The agent, the sandbox and the policy live in the
+// language server (server/), started here through vscode-languageclient.
+import * as vscode from "vscode";
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
+import { registerCommands } from "./commands";
+import { ProposalDocuments } from "./review";
+import { StatusBar } from "./status";
+import { TranscriptPanel } from "./transcript";
+
+let client: LanguageClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const log = vscode.window.createOutputChannel("RLEF", { log: true });
+  context.subscriptions.push(log);
+
+  const serverModule = context.asAbsolutePath("dist/server.js");
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.stdio },
+    debug: { module: serverModule, transport: TransportKind.stdio },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: "file", language: "python" },
+      { scheme: "file", language: "javascript" },
+      { scheme: "file", language: "typescript" },
+      { scheme: "file", language: "markdown" },
+      { scheme: "file", language: "plaintext" },
+    ],
+    synchronize: { configurationSection: "rlef" },
+    initializationOptions: { settings: vscode.workspace.getConfiguration().get("rlef") },
+    outputChannel: log,
+  };
+  client = new LanguageClient("rlef", "RLEF", serverOptions, clientOptions);
+
+  const proposals = new ProposalDocuments();
+  const status = new StatusBar();
+  const transcript = new TranscriptPanel(context.extensionUri);
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(ProposalDocuments.scheme, proposals), status, transcript);
+  registerCommands(context, { client, log, proposals, status, transcript });
+
+  if (!vscode.workspace.isTrusted) {
+    log.info("Restricted Mode: RLEF will not run code until the workspace is trusted.");
+  }
+  await client.start();
+  log.info("RLEF language server started");
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

@@ -1,0 +1,46 @@
+// Which policy the agent uses: the bundled demo model, a downloaded ONNX model folder, or an
+// OpenAI-compatible endpoint. A replay policy (recorded responses) is selectable only through the
+// RLEF_REPLAY_POLICY environment variable, which test harnesses set; it is never a setting.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadOnnxPolicy } from "../policy/onnx/onnx-policy";
+import { loadReplayPolicy } from "../policy/replay";
+import type { Policy } from "../policy/types";
+import type { ServerSettings } from "../lsp/settings";
+
+/** Where the bundled demo policy lives, relative to the extension (or repository) root. */
+export const DEMO_MODEL_DIR = join("models", "demo");
+
+export interface PolicyLoaderContext {
+  /** The extension's (or repository's) root folder, which holds models/demo. */
+  root: string;
+  /** Reads an API key (the editor's secret storage, else environment variables); never logged. */
+  apiKey?: () => Promise<string | undefined>;
+}
+
+export function demoModelPath(root: string): string {
+  return join(root, DEMO_MODEL_DIR);
+}
+
+export function makePolicyLoader(context: PolicyLoaderContext): (settings: ServerSettings) => Promise<Policy> {
+  return async (settings) => {
+    const replay = process.env.RLEF_REPLAY_POLICY;
+    if (replay) return loadReplayPolicy(replay);
+    const threads = settings.policy.threads > 0 ? settings.policy.threads : undefined;
+    const idleUnloadMs = settings.policy.idleUnloadSeconds * 1000;
+    switch (settings.policy.backend) {
+      case "demo": {
+        const path = demoModelPath(context.root);
+        if (!existsSync(join(path, "config.json"))) {
+          throw new Error(`the bundled demo model is missing from ${path}; reinstall the extension or select another model`);
+        }
+        return loadOnnxPolicy(path, { intraOpThreads: threads, idleUnloadMs });
+      }
+      case "onnx":
+        if (!settings.policy.modelPath) throw new Error("rlef.policy.modelPath is empty: choose a model with 'RLEF: Select Model'");
+        return loadOnnxPolicy(settings.policy.modelPath, { intraOpThreads: threads, idleUnloadMs });
+      case "endpoint":
+        throw new Error("the endpoint backend is not available in this build");
+    }
+  };
+}

@@ -1,0 +1,199 @@
+// What an editor (through the LSP server) or the CLI asks of the agent: solve a problem file, fix a function
+// until the workspace's tests pass. Holds the sandbox and the policy, both created on first use, and turns a
+// finished episode into a proposal (the whole new text of one file) that the user reviews before anything
+// is written. Nothing here writes to the user's files.
+import { readFile } from "node:fs/promises";
+import { basename, dirname, extname, join, relative } from "node:path";
+import { runTests } from "../env/run";
+import { createSandbox, type Sandbox } from "../env/sandbox";
+import type { Task, WorkspaceTask } from "../env/types";
+import { problemFileTask } from "../env/tasks/problem-file";
+import { detectTestRunner } from "../env/workspace/detect";
+import { applyCandidate } from "../env/workspace/candidate";
+import type { Policy } from "../policy/types";
+import { runAgentEpisode, type AgentEvent, type Trajectory } from "./agent";
+import { functionAt, languageOfFile } from "./code-regions";
+import type { ServerSettings } from "../lsp/settings";
+
+export interface Proposal {
+  /** Absolute path of the file the change is for. */
+  file: string;
+  /** Its current text on disk; null when the file does not exist yet (Solve creates the solution file). */
+  originalText: string | null;
+  /** The proposed whole-file text; null when the agent produced no valid code. */
+  newText: string | null;
+}
+
+export interface AgentRunResult {
+  outcome: Trajectory["outcome"];
+  /** "no valid code": the last response had no code block, so there is nothing to review. */
+  summary: string;
+  proposal: Proposal;
+  trajectory: Trajectory;
+}
+
+export interface RunControls {
+  signal: AbortSignal;
+  onEvent: (event: AgentEvent) => void;
+  /** The user consented (once per workspace) to run model code without isolation. */
+  allowUnisolated: boolean;
+  /** Extra attempts after a finished run ("one more round"), with an optional hint typed by the user. */
+  attempts?: number;
+  hint?: string;
+}
+
+export type PolicyLoader = (settings: ServerSettings) => Promise<Policy>;
+
+export class AgentSession {
+  private sandboxPromise: Promise<Sandbox> | null = null;
+  private sandboxConsent = false;
+  private policyPromise: Promise<Policy> | null = null;
+
+  constructor(
+    private settings: ServerSettings,
+    private readonly loadPolicy: PolicyLoader,
+  ) {}
+
+  updateSettings(settings: ServerSettings): void {
+    const policyChanged = JSON.stringify(settings.policy) !== JSON.stringify(this.settings.policy) || JSON.stringify(settings.endpoint) !== JSON.stringify(this.settings.endpoint);
+    const sandboxChanged = settings.sandbox.mode !== this.settings.sandbox.mode;
+    this.settings = settings;
+    if (policyChanged) void this.dropPolicy();
+    if (sandboxChanged) void this.dropSandbox();
+  }
+
+  private async dropPolicy(): Promise<void> {
+    const old = this.policyPromise;
+    this.policyPromise = null;
+    if (old) await (await old.catch(() => null))?.unload();
+  }
+
+  private async dropSandbox(): Promise<void> {
+    const old = this.sandboxPromise;
+    this.sandboxPromise = null;
+    if (old) await (await old.catch(() => null))?.dispose();
+  }
+
+  async policy(): Promise<Policy> {
+    if (!this.policyPromise) {
+      this.policyPromise = this.loadPolicy(this.settings);
+      this.policyPromise.catch(() => (this.policyPromise = null));
+    }
+    return this.policyPromise;
+  }
+
+  async sandbox(allowUnisolated: boolean): Promise<Sandbox> {
+    if (this.sandboxPromise && allowUnisolated !== this.sandboxConsent) await this.dropSandbox();
+    if (!this.sandboxPromise) {
+      this.sandboxConsent = allowUnisolated;
+      this.sandboxPromise = createSandbox({ mode: this.settings.sandbox.mode, allowUnisolated });
+      this.sandboxPromise.catch(() => (this.sandboxPromise = null));
+    }
+    return this.sandboxPromise;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.dropPolicy(), this.dropSandbox()]);
+  }
+
+  /** The sibling file a problem file's solution goes to: `<name><ext>` (default `.py`). */
+  solutionPathFor(problemFile: string): string {
+    const ext = this.settings.solve.solutionExtension;
+    return join(dirname(problemFile), basename(problemFile, extname(problemFile)) + ext);
+  }
+
+  /** Solve Problem in This File: the problem's examples are the tests; the solution goes to a sibling file. */
+  async solveProblemFile(file: string, text: string, controls: RunControls): Promise<AgentRunResult> {
+    const task = problemFileTask(text, file, basename(file));
+    task.checker = { ...task.checker, mode: this.settings.judge.mode };
+    task.limits = { ...task.limits, timeMs: this.settings.tests.timeoutSeconds * 1000 };
+    const solutionFile = this.solutionPathFor(file);
+    const originalText = await readFile(solutionFile, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return null;
+      throw err;
+    });
+    const trajectory = await this.play(task, controls, undefined);
+    const finalCode = trajectory.final?.code || lastCode(trajectory);
+    const newText = finalCode ? ensureNewline(finalCode) : null;
+    return result(trajectory, { file: solutionFile, originalText, newText });
+  }
+
+  /**
+   * Fix Until Tests Pass: the function around `line` (1-based), or the whole file when `line` is outside any
+   * function, is rewritten until the workspace's test command passes. `root` is the workspace folder.
+   */
+  async fixUntilTestsPass(root: string, file: string, line: number | null, controls: RunControls): Promise<AgentRunResult> {
+    const language = languageOfFile(file);
+    if (!language) throw new Error(`${file}: only Python, JavaScript and TypeScript files can be fixed`);
+    const rel = relative(root, file);
+    if (rel.startsWith("..")) throw new Error(`${file} is not inside the workspace folder ${root}`);
+    const originalText = await readFile(file, "utf8");
+    const region = line === null ? null : functionAt(originalText, language, line);
+    const target: WorkspaceTask["target"] = region ? { file: rel, startLine: region.startLine, endLine: region.endLine, symbol: region.name } : { file: rel };
+    const configured = this.settings.tests.command;
+    const detected = configured.length ? null : await detectTestRunner(root);
+    if (!configured.length && !detected) {
+      throw new Error(`no test command found in ${root}: set rlef.tests.command (for example "python3 -m pytest" or "node --test")`);
+    }
+    const task: WorkspaceTask = {
+      kind: "workspace",
+      id: rel,
+      set: "workspace",
+      language,
+      root,
+      target,
+      runner: detected ? detected.runner : runnerOfCommand(configured),
+      command: detected ? detected.command : configured,
+      limits: { timeMs: this.settings.tests.timeoutSeconds * 1000 * 6, memoryBytes: 1024 ** 3 },
+    };
+    const targetSource = region ? originalText.split(/\r?\n/).slice(region.startLine - 1, region.endLine).join("\n") : originalText;
+    const trajectory = await this.play(task, controls, targetSource);
+    const finalCode = trajectory.final?.code || lastCode(trajectory);
+    const newText = finalCode ? applyCandidate(originalText, finalCode, target) : null;
+    return result(trajectory, { file, originalText, newText });
+  }
+
+  private async play(task: Task, controls: RunControls, targetSource: string | undefined): Promise<Trajectory> {
+    const [policy, sandbox] = await Promise.all([this.policy(), this.sandbox(controls.allowUnisolated)]);
+    const s = this.settings.agent;
+    return runAgentEpisode(task, policy, {
+      runTests: (t, code, which, signal) => runTests(t, code, { sandbox, which, signal }),
+      maxTurns: controls.attempts ?? s.attempts,
+      sampling: { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens },
+      targetSource: controls.hint ? `${targetSource ?? ""}\n\nHint from the user: ${controls.hint}`.trimStart() : targetSource,
+      signal: controls.signal,
+      onEvent: controls.onEvent,
+    });
+  }
+}
+
+function runnerOfCommand(command: string[]): WorkspaceTask["runner"] {
+  const line = command.join(" ");
+  if (/\bpytest\b/.test(line)) return "pytest";
+  if (/\bnode\b.*--test\b/.test(line)) return "node-test";
+  if (/\bvitest\b/.test(line)) return "vitest";
+  if (/\bjest\b/.test(line)) return "jest";
+  return "command";
+}
+
+function lastCode(trajectory: Trajectory): string {
+  for (let i = trajectory.turns.length - 1; i >= 0; i--) if (trajectory.turns[i].code) return trajectory.turns[i].code;
+  return "";
+}
+
+function ensureNewline(text: string): string {
+  return text.endsWith("\n") ? text : text + "\n";
+}
+
+function result(trajectory: Trajectory, proposal: Proposal): AgentRunResult {
+  const turns = trajectory.turns.length;
+  const summary =
+    trajectory.outcome === "cancelled"
+      ? `stopped after ${turns} attempt(s)`
+      : proposal.newText === null
+        ? `no valid code after ${turns} attempt(s)`
+        : trajectory.outcome === "solved"
+          ? `all tests pass after ${turns} attempt(s)`
+          : `tests still failing after ${turns} attempt(s)`;
+  return { outcome: trajectory.outcome, summary, proposal, trajectory };
+}

@@ -1,0 +1,149 @@
+// Entry point of the sandbox: finds what isolation this machine offers, refuses to run untrusted code
+// unisolated without explicit consent, and runs programs through a pool sized to the cores.
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { IsolationReport } from "../types";
+import { probeBwrap, writeSyntheticEtc } from "./bwrap";
+import { type CgroupV1Setup, isCgroupV1Host, sandboxGroupName, setUpCgroupV1, tearDownCgroupV1 } from "./cgroup-v1";
+import { type Backend, cancelledResult, checkSpec, executeRun } from "./execute";
+import { findOnPath } from "./interpreter";
+import { AbortedWhileQueued, WorkerPool } from "./pool";
+import { ProgramResolver } from "./program";
+import type { ExecResult, ExecSpec, Sandbox } from "./types";
+
+export { resolveInterpreter } from "./interpreter";
+export type * from "./types";
+
+export type SandboxMode = "auto" | "bwrap" | "unisolated";
+
+export interface SandboxOptions {
+  /** auto: bubblewrap when it works here, else unisolated if consented. Default auto. */
+  mode?: SandboxMode;
+  /** Explicit consent to run untrusted code without bubblewrap (the CLI flag / the editor's prompt). */
+  allowUnisolated?: boolean;
+  /** Programs running at once. Default: os.availableParallelism(). */
+  workers?: number;
+}
+
+export class UnisolatedConsentError extends Error {
+  constructor(reason: string) {
+    super(
+      `sandbox: ${reason}. Running untrusted code without isolation needs explicit consent: ` +
+        `pass { allowUnisolated: true } to createSandbox (the CLI's --allow-unisolated flag, the editor's consent prompt).`,
+    );
+    this.name = "UnisolatedConsentError";
+  }
+}
+
+const BWRAP_PROTECTIONS = ["namespaces", "no-network", "read-only-system", "private-tmp", "dropped-capabilities"];
+
+function cgroupV2Reason(): string {
+  // Not implemented yet: systemd user delegation (systemd-run --user --scope -p MemoryMax= -p TasksMax=).
+  const onV2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
+  return onV2 ? "cgroup v2 host; per-run cgroups through systemd user delegation are not implemented" : "no cgroup hierarchy found";
+}
+
+async function findCgroups(name: string): Promise<{ setup: CgroupV1Setup | null; missing: string[] }> {
+  if (process.platform !== "linux") {
+    return { setup: null, missing: [`memory-cgroup: ${process.platform} has no cgroups`, `pids-cgroup: ${process.platform} has no cgroups`] };
+  }
+  if (!isCgroupV1Host()) {
+    const reason = cgroupV2Reason();
+    return { setup: null, missing: [`memory-cgroup: ${reason}`, `pids-cgroup: ${reason}`] };
+  }
+  const setup = await setUpCgroupV1(name);
+  return { setup: setup.memory || setup.pids ? setup : null, missing: setup.missing };
+}
+
+export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const mode = opts.mode ?? "auto";
+  if (!["auto", "bwrap", "unisolated"].includes(mode)) throw new Error(`createSandbox: unknown mode ${JSON.stringify(mode)}`);
+  const workers = opts.workers ?? availableParallelism();
+  const pool = new WorkerPool(workers);
+  if (mode === "unisolated" && opts.allowUnisolated !== true) throw new UnisolatedConsentError("unisolated mode was requested");
+
+  const stateDir = await mkdtemp(join(tmpdir(), "rlef-sandbox-"));
+  const etcDir = join(stateDir, "etc");
+  try {
+    await writeSyntheticEtc(etcDir);
+    let bwrapPath: string | null = null;
+    if (mode !== "unisolated") {
+      const found = process.platform === "linux" ? await findOnPath("bwrap") : null;
+      const problem = found ? await probeBwrap(found, etcDir, stateDir) : "bubblewrap (bwrap) is not installed";
+      if (!problem) bwrapPath = found;
+      else if (mode === "bwrap") throw new Error(`sandbox: ${problem}`);
+      else if (opts.allowUnisolated !== true) throw new UnisolatedConsentError(problem);
+    }
+
+    const cgroupName = sandboxGroupName(process.pid, randomBytes(4).toString("hex"));
+    const cgroups = await findCgroups(cgroupName);
+    const prlimitPath = process.platform === "linux" ? await findOnPath("prlimit") : null;
+
+    const enforced = bwrapPath ? [...BWRAP_PROTECTIONS] : [];
+    const missing = bwrapPath ? [] : BWRAP_PROTECTIONS.map((p) => `${p}: unisolated mode (consented)`);
+    if (cgroups.setup?.memory) enforced.push("memory-cgroup");
+    if (cgroups.setup?.pids) enforced.push("pids-cgroup");
+    missing.push(...cgroups.missing);
+    if (prlimitPath) enforced.push("rlimits");
+    else missing.push("rlimits: prlimit (util-linux) not found");
+    enforced.push("scrubbed-env");
+    const fullCgroups = Boolean(cgroups.setup?.memory && cgroups.setup?.pids);
+    const isolation: IsolationReport = {
+      mode: bwrapPath ? (fullCgroups ? "bwrap+cgroup" : "bwrap") : "none",
+      enforced,
+      missing,
+    };
+    const backend: Backend = { isolation, bwrapPath, prlimitPath, cgroups: cgroups.setup, etcDir, programs: new ProgramResolver() };
+    return new PooledSandbox(backend, pool, stateDir);
+  } catch (error) {
+    await rm(stateDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+class PooledSandbox implements Sandbox {
+  private disposed = false;
+  private runCounter = 0;
+  private readonly stopAll = new AbortController();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly pool: WorkerPool,
+    private readonly stateDir: string,
+  ) {}
+
+  get isolation(): IsolationReport {
+    return this.backend.isolation;
+  }
+
+  async exec(spec: ExecSpec): Promise<ExecResult> {
+    if (this.disposed) throw new Error("sandbox: exec after dispose");
+    checkSpec(spec); // malformed specs fail at once, not after waiting for a worker
+    const signal = spec.signal ? AbortSignal.any([spec.signal, this.stopAll.signal]) : this.stopAll.signal;
+    const runName = `run-${++this.runCounter}`;
+    const running = this.pool.run(() => executeRun(this.backend, spec, runName, signal), signal);
+    this.inFlight.add(running);
+    try {
+      return await running;
+    } catch (error) {
+      if (error instanceof AbortedWhileQueued) return cancelledResult(this.backend.isolation);
+      throw error;
+    } finally {
+      this.inFlight.delete(running);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.stopAll.abort();
+    this.pool.rejectQueued(new AbortedWhileQueued());
+    await Promise.allSettled([...this.inFlight]);
+    if (this.backend.cgroups) await tearDownCgroupV1(this.backend.cgroups);
+    await rm(this.stateDir, { recursive: true, force: true });
+  }
+}

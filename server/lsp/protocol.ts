@@ -1,0 +1,67 @@
+// The LSP surface of the agent, shared by the server and any client (the VS Code extension, Neovim, …).
+// Agent runs are `workspace/executeCommand` commands; their events stream as `rlef/agentEvent`
+// notifications; progress uses LSP work-done progress, cancellable from the client.
+import type { AgentEvent } from "../agent/agent";
+
+export const LSP_PROTOCOL_VERSION = 1;
+
+export const ServerCommands = {
+  /** args: [{ uri: string }] → AgentRunReply. Solves the stdin/stdout problem in a Markdown/text/JSON file. */
+  solveProblem: "rlef.server.solveProblem",
+  /** args: [{ uri: string, line?: number (0-based) }] → AgentRunReply. Fixes the function at `line` until the tests pass. */
+  fixUntilTestsPass: "rlef.server.fixUntilTestsPass",
+  /** args: [{ runId?: string }] → { stopped: number }. Stops one run, or all. */
+  stop: "rlef.server.stop",
+  /** args: [] → ServerStatus. */
+  status: "rlef.server.status",
+} as const;
+
+/** Options every run command accepts besides its target. */
+export interface RunCommandOptions {
+  /** The user consented to unisolated execution for this workspace (only asked where no sandbox exists). */
+  allowUnisolated?: boolean;
+  /** Attempt budget for this run (default: the rlef.agent.attempts setting). */
+  attempts?: number;
+  /** A hint typed by the user for "one more round". */
+  hint?: string;
+  /** Client-chosen id for correlating `rlef/agentEvent` notifications; the server makes one when absent. */
+  runId?: string;
+}
+
+export interface SolveProblemArgs extends RunCommandOptions {
+  uri: string;
+}
+
+export interface FixUntilTestsPassArgs extends RunCommandOptions {
+  uri: string;
+  /** 0-based line of the cursor; absent: the whole file. */
+  line?: number;
+}
+
+export interface AgentRunReply {
+  runId: string;
+  outcome: "solved" | "failed" | "cancelled";
+  summary: string;
+  /** The file the proposal is for (a `file:` URI). */
+  uri: string;
+  /** Current text on disk, or null when the file does not exist yet. */
+  originalText: string | null;
+  /** Proposed whole-file text, or null when there is nothing to review. */
+  newText: string | null;
+  attempts: number;
+  isolation?: string;
+}
+
+export interface AgentEventNotification {
+  runId: string;
+  event: AgentEvent;
+}
+
+export const AgentEventMethod = "rlef/agentEvent";
+
+export interface ServerStatus {
+  version: number;
+  policy: string | null;
+  isolation: string | null;
+  runs: string[];
+}

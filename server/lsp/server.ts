@@ -1,0 +1,233 @@
+// The RLEF language server (stdio). Every agent feature is here, so any LSP client that can run commands
+// can drive it: `workspace/executeCommand` for runs, work-done progress with cancellation, code lenses on
+// functions, and a "Fix with RLEF" code action on test-failure diagnostics.
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  CodeActionKind,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type CodeAction,
+  type CodeLens,
+  type Connection,
+  type InitializeParams,
+  WorkDoneProgressReporter,
+} from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import type { AgentEvent } from "../agent/agent";
+import { findFunctions, languageOfFile } from "../agent/code-regions";
+import { makePolicyLoader } from "../agent/policy-loader";
+import { AgentSession, type AgentRunResult } from "../agent/session";
+import {
+  AgentEventMethod,
+  LSP_PROTOCOL_VERSION,
+  ServerCommands,
+  type AgentRunReply,
+  type FixUntilTestsPassArgs,
+  type ServerStatus,
+  type SolveProblemArgs,
+} from "./protocol";
+import { parseSettings } from "./settings";
+
+/** Client-side command the code lenses and code actions invoke (the VS Code extension wraps it with diff review). */
+const CLIENT_FIX_COMMAND = "rlef.fixUntilTestsPass";
+
+export function startServer(connection: Connection, root: string): void {
+  const documents = new TextDocuments(TextDocument);
+  let session: AgentSession | null = null;
+  const runs = new Map<string, AbortController>();
+  let workspaceFolders: string[] = [];
+
+  connection.onInitialize((params: InitializeParams) => {
+    const init = (params.initializationOptions ?? {}) as { settings?: unknown };
+    session = new AgentSession(parseSettings(init.settings), makePolicyLoader({ root }));
+    workspaceFolders = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
+    if (workspaceFolders.length === 0 && params.rootUri) workspaceFolders = [fileURLToPath(params.rootUri)];
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        executeCommandProvider: { commands: Object.values(ServerCommands), workDoneProgress: true },
+        codeLensProvider: { resolveProvider: false },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      },
+      serverInfo: { name: "rlef", version: String(LSP_PROTOCOL_VERSION) },
+    };
+  });
+
+  connection.onDidChangeConfiguration((change) => {
+    const raw = (change.settings as { rlef?: unknown } | null)?.rlef;
+    if (raw === undefined || !session) return;
+    try {
+      session.updateSettings(parseSettings(raw));
+    } catch (err) {
+      connection.window.showErrorMessage(`RLEF: ${(err as Error).message}`);
+    }
+  });
+
+  connection.onCodeLens((params): CodeLens[] => {
+    const doc = documents.get(params.textDocument.uri);
+    const file = doc ? uriToPath(doc.uri) : null;
+    const language = file ? languageOfFile(file) : null;
+    if (!doc || !file || !language) return [];
+    return findFunctions(doc.getText(), language)
+      .filter((f) => f.depth <= 1)
+      .map((f) => ({
+        range: { start: { line: f.startLine - 1, character: 0 }, end: { line: f.startLine - 1, character: 0 } },
+        command: { title: "$(beaker) Fix until tests pass", command: CLIENT_FIX_COMMAND, arguments: [doc.uri, f.startLine - 1] },
+      }));
+  });
+
+  connection.onCodeAction((params): CodeAction[] => {
+    const failures = params.context.diagnostics.filter((d) => d.source === "rlef-tests" || /test/i.test(d.source ?? ""));
+    if (failures.length === 0) return [];
+    return [
+      {
+        title: "Fix with RLEF",
+        kind: CodeActionKind.QuickFix,
+        diagnostics: failures,
+        command: { title: "Fix with RLEF", command: CLIENT_FIX_COMMAND, arguments: [params.textDocument.uri, params.range.start.line] },
+      },
+    ];
+  });
+
+  connection.onExecuteCommand(async (params, token, workDone) => {
+    if (!session) throw new Error("the server is not initialised");
+    const arg = (params.arguments?.[0] ?? {}) as Record<string, unknown>;
+    switch (params.command) {
+      case ServerCommands.solveProblem:
+      case ServerCommands.fixUntilTestsPass: {
+        const runId = typeof arg.runId === "string" && arg.runId ? arg.runId : randomUUID();
+        if (runs.has(runId)) throw new Error(`a run with id ${runId} is already in progress`);
+        const controller = new AbortController();
+        runs.set(runId, controller);
+        token.onCancellationRequested(() => controller.abort());
+        // A client that sent its own work-done token gets progress on it; others get a server-created one.
+        let progress: WorkDoneProgressReporter = workDone;
+        if (WorkDoneProgressReporter.isNullInstance(workDone)) {
+          const created = await connection.window.createWorkDoneProgress();
+          created.token.onCancellationRequested(() => controller.abort());
+          progress = created;
+        }
+        progress.begin("RLEF", undefined, "starting", true);
+        try {
+          const result = await startRun(session, params.command, arg, runId, controller.signal, progress);
+          return toReply(runId, result);
+        } finally {
+          runs.delete(runId);
+          progress.done();
+        }
+      }
+      case ServerCommands.stop: {
+        const id = typeof arg.runId === "string" ? arg.runId : null;
+        let stopped = 0;
+        for (const [runId, controller] of runs) {
+          if (id === null || id === runId) {
+            controller.abort();
+            stopped++;
+          }
+        }
+        return { stopped };
+      }
+      case ServerCommands.status: {
+        const status: ServerStatus = { version: LSP_PROTOCOL_VERSION, policy: null, isolation: null, runs: [...runs.keys()] };
+        return status;
+      }
+      default:
+        throw new Error(`unknown command ${params.command}`);
+    }
+  });
+
+  async function startRun(
+    s: AgentSession,
+    command: string,
+    arg: Record<string, unknown>,
+    runId: string,
+    signal: AbortSignal,
+    progress: WorkDoneProgressReporter,
+  ): Promise<AgentRunResult> {
+    const uri = typeof arg.uri === "string" ? arg.uri : null;
+    if (!uri) throw new Error(`${command} needs { uri }`);
+    const file = uriToPath(uri);
+    if (!file) throw new Error(`${uri} is not a file: URI`);
+    const attempts = typeof arg.attempts === "number" ? arg.attempts : undefined;
+    const tracker = progressTracker(progress, attempts);
+    const controls = {
+      signal,
+      allowUnisolated: arg.allowUnisolated === true,
+      attempts,
+      hint: typeof arg.hint === "string" && arg.hint.trim() ? arg.hint.trim() : undefined,
+      onEvent: (event: AgentEvent) => {
+        tracker(event);
+        void connection.sendNotification(AgentEventMethod, { runId, event });
+      },
+    };
+    if (command === ServerCommands.solveProblem) {
+      const a = arg as unknown as SolveProblemArgs;
+      const text = documents.get(a.uri)?.getText() ?? (await readFile(file, "utf8"));
+      return s.solveProblemFile(file, text, controls);
+    }
+    const a = arg as unknown as FixUntilTestsPassArgs;
+    const doc = documents.get(a.uri);
+    const onDisk = await readFile(file, "utf8");
+    if (doc && doc.getText() !== onDisk) throw new Error(`${file} has unsaved changes: save it first, so the tests run on what you see`);
+    const root = workspaceFolders.filter((f) => file.startsWith(f + "/")).sort((x, y) => y.length - x.length)[0];
+    if (!root) throw new Error(`${file} is not inside an open workspace folder`);
+    return s.fixUntilTestsPass(root, file, typeof a.line === "number" ? a.line + 1 : null, controls);
+  }
+
+  documents.listen(connection);
+  connection.onShutdown(async () => {
+    for (const c of runs.values()) c.abort();
+    await session?.dispose();
+  });
+  connection.listen();
+}
+
+/** "attempt 2 of 3: 3 of 7 tests failing" while a run goes on. */
+function progressTracker(progress: WorkDoneProgressReporter, attempts: number | undefined): (event: AgentEvent) => void {
+  let maxTurns = attempts ?? 3;
+  let turn = 0;
+  return (event) => {
+    switch (event.type) {
+      case "turn-started":
+        turn = event.turn;
+        maxTurns = event.maxTurns;
+        progress.report(Math.round(((turn - 1) / maxTurns) * 100), `attempt ${turn} of ${maxTurns}: writing code`);
+        break;
+      case "code-extracted":
+        progress.report(`attempt ${turn} of ${maxTurns}: ${event.invalid ? "no code in the answer" : "running tests"}`);
+        break;
+      case "test-results": {
+        const failing = event.results.filter((r) => r.outcome !== "passed").length;
+        const msg = event.runError ? `tests could not run` : failing === 0 ? "all tests pass" : `${failing} of ${event.results.length} tests failing`;
+        progress.report(Math.round((turn / maxTurns) * 100), `attempt ${turn} of ${maxTurns}: ${msg}`);
+        break;
+      }
+      default:
+        break;
+    }
+  };
+}
+
+function uriToPath(uri: string): string | null {
+  try {
+    return uri.startsWith("file:") ? fileURLToPath(uri) : null;
+  } catch {
+    return null;
+  }
+}
+
+function toReply(runId: string, result: AgentRunResult): AgentRunReply {
+  const iso = result.trajectory.isolation;
+  return {
+    runId,
+    outcome: result.outcome,
+    summary: result.summary,
+    uri: pathToFileURL(result.proposal.file).toString(),
+    originalText: result.proposal.originalText,
+    newText: result.proposal.newText,
+    attempts: result.trajectory.turns.length,
+    isolation: iso ? iso.mode : undefined,
+  };
+}

@@ -1,0 +1,72 @@
+"""`rlef-train`: the trainer's command line, the one home of its argument definitions.
+
+Training itself is not here yet; the subcommands that exist are the fixture and parity
+tools other parts of the project call. Heavy imports (torch, transformers) happen only
+inside the command that needs them, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rlef_trainer import __version__
+from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlef-train",
+        description="RLEF trainer: multi-turn PPO on execution feedback (training commands are not implemented yet).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    make_tiny = commands.add_parser(
+        "make-tiny-model",
+        help="write a random-weight Qwen2 model folder (transformers weights, tokenizer, ONNX decoder)",
+        description="Write a random-weight Qwen2 model folder: config, safetensors weights, tokenizer, "
+        "ChatML template and onnx/model.onnx with a KV cache.",
+    )
+    make_tiny.add_argument("--out", required=True, type=Path, help="folder to write the model into")
+    make_tiny.add_argument(
+        "--shape", choices=sorted(MODEL_SHAPES), default="tiny", help="model geometry (default: tiny)"
+    )
+    make_tiny.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: 0)")
+
+    chat_ids = commands.add_parser(
+        "chat-template-ids",
+        help="print the token ids of a conversation rendered with a chat template, as JSON",
+        description="Render a conversation (a JSON list of messages, or {messages, tools?, "
+        "add_generation_prompt?}) with a model folder's chat template through transformers "
+        "and print the token ids as a JSON array.",
+    )
+    chat_ids.add_argument("--model", required=True, type=Path, help="model folder with tokenizer.json")
+    chat_ids.add_argument("--conversation", required=True, help="conversation JSON file, or - for stdin")
+    chat_ids.add_argument("--template", type=Path, help="tokenizer_config.json or .jinja whose template to use instead")
+    chat_ids.add_argument(
+        "--add-generation-prompt",
+        action="store_true",
+        help="end with the assistant header (the file's add_generation_prompt wins when present)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "make-tiny-model":
+        from rlef_trainer.fixtures.tiny_model import run_make_tiny_model
+
+        return run_make_tiny_model(args)
+    if args.command == "chat-template-ids":
+        from rlef_trainer.chat_template_ids import run_chat_template_ids
+
+        return run_chat_template_ids(args)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
