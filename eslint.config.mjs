@@ -4,7 +4,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".tools/**", "trainer/**", "out/**"] },
+  // Workspace fixtures are sample user projects (CommonJS, jest globals), run by their own test runners.
+  { ignores: ["dist/**", "node_modules/**", ".tools/**", "trainer/**", "out/**", "test/fixtures/workspaces/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,7 @@
 //       [--new-tokens 128] [--runs 3] [--transformers-js PATH/node_modules/@huggingface/transformers]
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";

@@ -10,7 +10,9 @@ const EXPECTED = "4950\n";
 
 function bareRun(python: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ["-c", PROGRAM], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" } });
+    // detached: its own session, as the sandbox gives each run (bwrap --new-session); with CFS autogroup a
+    // new session is also a new scheduling group, which on a loaded machine alone changes throughput.
+    const child = spawn(python, ["-c", PROGRAM], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" }, detached: true });
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (text: string) => (out += text));
     child.on("error", reject);

@@ -57,8 +57,13 @@ export class RandomFeedbackDonor {
    * The donor feedback for one turn. Starting at the hashed index, the first candidate (other than the task
    * itself, from the same set) on whose public tests the wrong program actually fails is used.
    */
+  /** Whether any other task of `task`'s set can lend feedback (checked at reset, so a step never fails on it). */
+  hasDonorsFor(task: Task): boolean {
+    return this.poolFor(task).length > 0;
+  }
+
   async feedbackFor(task: Task, seed: number, turn: number): Promise<DonorFeedback> {
-    const pool = this.candidates.filter((t) => t.id !== task.id && t.set === task.set);
+    const pool = this.poolFor(task);
     if (pool.length === 0) {
       throw new Error(`random feedback: set "${task.set}" has no other task with public tests to take feedback from`);
     }
@@ -69,6 +74,10 @@ export class RandomFeedbackDonor {
       if (feedback !== null) return { donorTaskId: donor.id, feedback };
     }
     throw new Error(`random feedback: the fixed wrong program passes every candidate of set "${task.set}"`);
+  }
+
+  private poolFor(task: Task): Task[] {
+    return this.candidates.filter((t) => t.id !== task.id && t.set === task.set);
   }
 
   private donorFeedbackText(donor: Task): Promise<string | null> {

@@ -16,6 +16,18 @@ export type RunTestsFn = (task: Task, code: string, which: "public" | "all") => 
 
 export const DEFAULT_MAX_TURNS = 3;
 
+/**
+ * What happens inside a step, as it happens (the editor's progress UI, session logs). A step that then
+ * fails (e.g. sandbox trouble) emits no "feedback"/"done"; the turn is not committed and may be replayed.
+ */
+export type EpisodeEvent =
+  | { type: "turn-started"; turn: number }
+  | { type: "code-extracted"; turn: number; code: string; invalid: boolean }
+  /** "private": the final evaluation's run of the private tests only (the public results of the turn are reused). */
+  | { type: "test-results"; turn: number; which: "public" | "private" | "all"; report: RunReport }
+  | { type: "feedback"; turn: number; text: string; donorTaskId?: string }
+  | { type: "done"; turn: number; reward: number; final: FinalEvaluation };
+
 export interface EpisodeOptions {
   runTests: RunTestsFn;
   /** Attempts allowed (default 3, as in training; more is allowed, e.g. for 5- or 10-turn evaluation). */
@@ -28,6 +40,8 @@ export interface EpisodeOptions {
   contextBudget?: ContextBudget;
   /** Workspace tasks: the current code of the target, shown in the first prompt. */
   targetSource?: string;
+  /** Called synchronously for each event; an exception thrown here fails the step. */
+  onEvent?: (event: EpisodeEvent) => void;
 }
 
 export interface FinalEvaluation {
@@ -102,6 +116,9 @@ export class Episode {
     if (options.randomFeedback && task.kind === "workspace") {
       throw new RangeError("random feedback is not offered for workspace tasks");
     }
+    if (options.randomFeedback && !options.randomFeedback.hasDonorsFor(task)) {
+      throw new RangeError(`random feedback: set "${task.set}" has no other task with public tests to take feedback from`);
+    }
   }
 
   get done(): boolean {
@@ -138,15 +155,19 @@ export class Episode {
 
   private async play(responseText: string): Promise<StepResult> {
     const turn = this.turn + 1;
+    const emit = this.options.onEvent ?? (() => {});
+    emit({ type: "turn-started", turn });
     const extraction = extractCode(responseText, this.task.language);
     const invalid = !extraction.valid;
     const code = extraction.valid ? extraction.code : "";
     const info: StepInfo = { code, invalid, publicPassed: false };
     if (!extraction.valid) info.invalidReason = extraction.reason;
+    emit({ type: "code-extracted", turn, code, invalid });
 
     let report: RunReport | undefined;
     if (!invalid) {
       report = await this.options.runTests(this.task, code, "public");
+      emit({ type: "test-results", turn, which: "public", report });
       info.isolation = report.isolation;
       if (report.error !== undefined) info.runError = report.error;
       info.publicPassed = report.passed && report.error === undefined;
@@ -156,13 +177,15 @@ export class Episode {
     let reward: number;
     if (done) {
       info.stopReason = info.publicPassed ? "public-tests-passed" : "turn-limit";
-      info.final = await this.finalEvaluation(code);
+      info.final = await this.finalEvaluation(code, report, turn, emit);
       reward = turnReward({ invalid, final: true, passedAllTests: info.final.passed });
+      emit({ type: "done", turn, reward, final: info.final });
     } else {
       const feedback = await this.feedbackText(turn, report);
       if (feedback.donorTaskId !== undefined) info.donorTaskId = feedback.donorTaskId;
       appended.push({ role: "user", content: feedback.text });
       reward = turnReward({ invalid, final: false });
+      emit({ type: "feedback", turn, text: feedback.text, ...(feedback.donorTaskId !== undefined ? { donorTaskId: feedback.donorTaskId } : {}) });
     }
 
     // Commit only after everything that can fail has succeeded.
@@ -194,10 +217,37 @@ export class Episode {
     return { text: formatFeedback(this.task, { kind: "run", report }) };
   }
 
-  private async finalEvaluation(code: string): Promise<FinalEvaluation> {
+  private async finalEvaluation(
+    code: string,
+    publicReport: RunReport | undefined,
+    turn: number,
+    emit: (e: EpisodeEvent) => void,
+  ): Promise<FinalEvaluation> {
     // spec: a last response without code leaves an empty final answer, which fails without running.
     if (code === "") return { code, passed: false, results: [] };
-    const report = await this.options.runTests(this.task, code, "all");
+    const task = this.task;
+    // The final code already ran on the public tests this turn: reuse those results and run only the
+    // private tests (saves a process per public test on every episode). Multi-file tasks and workspace
+    // tests define "all" their own way, so they are run whole.
+    const reusable =
+      publicReport !== undefined &&
+      publicReport.error === undefined &&
+      (task.kind === "stdio" || (task.kind === "function" && task.testFiles === undefined));
+    if (reusable) {
+      if (task.privateTests.length === 0) return { code, passed: publicReport.passed, results: publicReport.results, isolation: publicReport.isolation };
+      const privateReport = await this.options.runTests({ ...task, publicTests: [] } as Task, code, "all");
+      emit({ type: "test-results", turn, which: "private", report: privateReport });
+      const final: FinalEvaluation = {
+        code,
+        passed: publicReport.passed && privateReport.passed && privateReport.error === undefined,
+        results: [...publicReport.results, ...privateReport.results],
+        isolation: privateReport.isolation,
+      };
+      if (privateReport.error !== undefined) final.error = privateReport.error;
+      return final;
+    }
+    const report = await this.options.runTests(task, code, "all");
+    emit({ type: "test-results", turn, which: "all", report });
     const final: FinalEvaluation = { code, passed: report.passed && report.error === undefined, results: report.results, isolation: report.isolation };
     if (report.error !== undefined) final.error = report.error;
     return final;

@@ -92,7 +92,8 @@ function failureDetail(r: TestResult, task: Task, expectedLabel: string, actualL
     case "wrong_answer": {
       const out: string[] = [];
       if (r.expected !== undefined) out.push(expectedLabel, field(r.expected, "(empty)"));
-      out.push(actualLabel, field(r.actual ?? "", "(no output)"));
+      // stdio: empty output is itself the answer; elsewhere a missing value means the runner had none to show.
+      if (task.kind === "stdio" || r.actual !== undefined) out.push(actualLabel, field(r.actual ?? "", "(no output)"));
       if (r.outputTruncated) out.push("(the output was cut at the output size limit)");
       // The judge's own note (e.g. "token 1: expected 4, got 3") is not part of a stdio item (spec/rlef.md §2);
       // for function and workspace tests the trace is the assertion's message, which is.

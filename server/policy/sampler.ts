@@ -55,6 +55,14 @@ export function sampleToken(logits: Float32Array, settings: SamplerSettings, ran
   const maxLogit = logits[best];
   if (!Number.isFinite(maxLogit)) throw new Error(`model produced a non-finite logit (${maxLogit})`);
 
+  if (greedy) {
+    // Only the normaliser is needed for the log-prob: no weights array per token.
+    let total = 0;
+    for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i] - maxLogit);
+    if (Number.isNaN(total)) throw new Error("model produced a NaN logit");
+    return { tokenId: best, logprob: -Math.log(total) };
+  }
+
   // Unnormalised probabilities relative to the best token (whose weight is exactly 1).
   const weights = new Float64Array(logits.length);
   let total = 0;
@@ -65,7 +73,6 @@ export function sampleToken(logits: Float32Array, settings: SamplerSettings, ran
     total += w;
   }
   const logprob = (id: number) => Math.log(weights[id] / total);
-  if (greedy) return { tokenId: best, logprob: logprob(best) };
 
   let kept = total;
   if (settings.topK > 0 && settings.topK < weights.length) kept = keepTopK(weights, settings.topK);

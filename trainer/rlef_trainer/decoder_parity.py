@@ -138,3 +138,24 @@ def greedy_decode_torch(
 
 def max_logit_difference(a: GreedyTrace, b: GreedyTrace) -> float:
     return max(float(np.abs(x - y).max()) for x, y in zip(a.step_logits, b.step_logits, strict=True))
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    tokens_equal: bool
+    max_abs_logit_diff: float
+    steps: int
+
+
+def check_decoder_parity(
+    model: PreTrainedModel, onnx_path: str | Path, prompts: list[list[int]], pad_id: int, steps: int = 20
+) -> ParityReport:
+    """Greedy-decode `prompts` (left-padded into one batch) through both runtimes and compare."""
+    input_ids, attention_mask = left_padded_batch(prompts, pad_id)
+    reference = greedy_decode_torch(model, input_ids, attention_mask, steps)
+    exported = greedy_decode_onnx(OnnxDecoder(onnx_path), input_ids, attention_mask, steps)
+    return ParityReport(
+        tokens_equal=bool(np.array_equal(reference.tokens, exported.tokens)),
+        max_abs_logit_diff=max_logit_difference(reference, exported),
+        steps=steps,
+    )

@@ -26,6 +26,8 @@ from transformers import DynamicCache, PreTrainedModel
 
 ONNX_SUBDIR = "onnx"
 ONNX_FILE_NAME = "model.onnx"
+# transformers.js's name for the int8 variant (dtype "q8") beside model.onnx.
+ONNX_QUANTIZED_FILE_NAME = "model_quantized.onnx"
 # transformers.js looks for the external weights of `model.onnx` under this name.
 ONNX_EXTERNAL_DATA_NAME = "model.onnx_data"
 # Protobuf cannot serialise a single message over 2 GiB; stay clear of the edge.
@@ -187,3 +189,21 @@ def export_decoder_onnx(model: PreTrainedModel, out_dir: str | Path, *, opset: i
         model.to(device=original_device, dtype=original_dtype)
         model.train(was_training)
     return onnx_path
+
+
+def quantize_decoder_onnx(model_dir: str | Path) -> Path:
+    """Write `onnx/model_quantized.onnx`: int8 weights (onnxruntime dynamic quantisation).
+
+    Activations stay fp32 and are quantised on the fly, so the inputs and outputs are those
+    of model.onnx. Returns the path of the quantised file.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    onnx_dir = Path(model_dir) / ONNX_SUBDIR
+    source = onnx_dir / ONNX_FILE_NAME
+    if not source.is_file():
+        raise FileNotFoundError(f"no ONNX decoder at {source}; export the model first")
+    target = onnx_dir / ONNX_QUANTIZED_FILE_NAME
+    external = (onnx_dir / ONNX_EXTERNAL_DATA_NAME).is_file()
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8, use_external_data_format=external)
+    return target

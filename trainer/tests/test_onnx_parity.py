@@ -19,13 +19,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from rlef_trainer import export_onnx
 from rlef_trainer.decoder_parity import (
     OnnxDecoder,
+    check_decoder_parity,
     greedy_decode_onnx,
     greedy_decode_torch,
     left_padded_batch,
     max_logit_difference,
     position_ids_for,
 )
-from rlef_trainer.export_onnx import export_decoder_onnx
+from rlef_trainer.export_onnx import export_decoder_onnx, quantize_decoder_onnx
 
 # fp32 through two different kernels; observed differences are ~1e-5 on logits of
 # magnitude ~10, so this bounds real divergence without flaking on rounding.
@@ -84,6 +85,18 @@ def test_twenty_greedy_steps_give_identical_tokens_and_close_logits(
     assert difference < LOGIT_ATOL
     # The comparison means something only if the model does not collapse onto one token.
     assert len(np.unique(torch_trace.tokens)) > 5
+
+
+def test_parity_report_of_the_fixture_export(torch_model: PreTrainedModel, tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    report = check_decoder_parity(
+        torch_model,
+        tiny_model_dir / "onnx" / "model.onnx",
+        [tokenizer.encode(p) for p in PROMPTS],
+        pad_id=tokenizer.pad_token_id,
+        steps=8,
+    )
+    assert report.tokens_equal and report.max_abs_logit_diff < LOGIT_ATOL and report.steps == 8
 
 
 def test_unpadded_single_prompt_matches_the_padded_row(
@@ -148,6 +161,29 @@ def test_large_models_get_their_weights_in_one_external_data_file(
     external = greedy_decode_onnx(OnnxDecoder(onnx_path), input_ids, attention_mask, steps=3)
     reference = greedy_decode_torch(torch_model, input_ids, attention_mask, steps=3)
     np.testing.assert_array_equal(external.tokens, reference.tokens)
+
+
+def test_int8_variant_keeps_the_interface_and_tracks_the_fp32_logits(
+    torch_model: PreTrainedModel, padded_prompts: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    fp32_path = export_decoder_onnx(torch_model, tmp_path)
+    quantized_path = quantize_decoder_onnx(tmp_path)
+    assert quantized_path == tmp_path / "onnx" / "model_quantized.onnx"
+    assert quantized_path.stat().st_size < fp32_path.stat().st_size / 2
+    fp32, int8 = OnnxDecoder(fp32_path), OnnxDecoder(quantized_path)
+    assert [i.name for i in int8.session.get_inputs()] == [i.name for i in fp32.session.get_inputs()]
+    assert [o.name for o in int8.session.get_outputs()] == [o.name for o in fp32.session.get_outputs()]
+    input_ids, attention_mask = padded_prompts
+    reference = greedy_decode_onnx(fp32, input_ids, attention_mask, steps=1).step_logits[0]
+    quantized = greedy_decode_onnx(int8, input_ids, attention_mask, steps=1).step_logits[0]
+    # Int8 weights perturb the logits but must not scramble them.
+    for row in range(reference.shape[0]):
+        assert np.corrcoef(reference[row], quantized[row])[0, 1] > 0.95
+
+
+def test_quantizing_without_an_export_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="export the model first"):
+        quantize_decoder_onnx(tmp_path)
 
 
 def test_decoder_refuses_a_missing_file(tmp_path: Path) -> None:

@@ -75,8 +75,14 @@ export async function runTestsCommand(argv: string[]): Promise<number> {
   const root = resolveBenchmarksRoot(values.benchmarks);
   let loaded;
   if (set) loaded = await set.load(root);
-  else if (existsSync(target)) loaded = await loadPythonFunctionFile(target, values.format as PythonFunctionFormat | undefined, root);
-  else {
+  else if (existsSync(target)) {
+    try {
+      loaded = await loadPythonFunctionFile(target, values.format as PythonFunctionFormat | undefined, root);
+    } catch (e) {
+      process.stderr.write(`rlef run-tests: ${(e as Error).message}\n`);
+      return 2;
+    }
+  } else {
     process.stderr.write(`rlef run-tests: '${target}' is neither a built-in set nor an existing file\n`);
     return 2;
   }

@@ -90,7 +90,12 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     loaded = await set.load(root);
     programsFor = (t) => set.verificationPrograms(t);
   } else if (existsSync(target)) {
-    loaded = await loadPythonFunctionFile(target, values.format as PythonFunctionFormat | undefined, root);
+    try {
+      loaded = await loadPythonFunctionFile(target, values.format as PythonFunctionFormat | undefined, root);
+    } catch (e) {
+      process.stderr.write(`rlef verify: ${(e as Error).message}\n`);
+      return 2;
+    }
     programsFor = (t) => (t.kind === "function" ? pythonVerificationPrograms(t) : []);
   } else {
     process.stderr.write(`rlef verify: '${target}' is neither a built-in set nor an existing file\n`);

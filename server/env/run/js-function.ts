@@ -13,7 +13,12 @@ import type { FunctionTask, FunctionTestCase, Outcome, RunReport, TestResult, Vi
 import type { RunOptions } from "./options";
 
 const HARNESS_FILE = "harness.js";
-const HARNESS_SOURCE = readFileSync(join(__dirname, "harness", "js-function-harness.js"), "utf8");
+let harnessSource: string | undefined;
+/** Read on first use: beside this file in the sources, in dist/harness in the bundle (scripts/build.mjs copies it). */
+function harness(): string {
+  harnessSource ??= readFileSync(join(__dirname, "harness", "js-function-harness.js"), "utf8");
+  return harnessSource;
+}
 /** Added to the overall cap for Node's own start and the program's evaluation. */
 const STARTUP_ALLOWANCE_MS = 10_000;
 const OVERALL_CAP_MS = 10 * 60_000;
@@ -72,8 +77,8 @@ export async function runJsFunctionTests(task: FunctionTask, code: string, opts:
   const exec = await opts.sandbox.exec({
     argv: ["node", `--max-old-space-size=${Math.floor(task.limits.memoryBytes / 1024 ** 2)}`, "--stack-size=4096", HARNESS_FILE],
     files: {
-      [HARNESS_FILE]: HARNESS_SOURCE,
-      "payload.json": JSON.stringify({ preamble, program, programFile: programFile.replace(/\.ts$/, ".js"), cases: caseSources, caseTimeoutMs: caseMs }),
+      [HARNESS_FILE]: harness(),
+      "payload.json": JSON.stringify({ preamble, program, programFile: programFile.replace(/\.ts$/, ".js"), cases: caseSources, caseTimeoutMs: caseMs, stopAtFirstFailure: opts.stopAtFirstFailure === true }),
     },
     collect: ["results.jsonl"],
     limits: {
@@ -84,6 +89,11 @@ export async function runJsFunctionTests(task: FunctionTask, code: string, opts:
   });
   if (exec.termination === "cancelled") throw new Error(`run of ${task.id} was cancelled`);
   report.results = interpretHarness(cases, exec);
+  if (opts.stopAtFirstFailure) {
+    // The harness stopped at the first failure: the cases after it did not run and are not reported.
+    const firstFailure = report.results.findIndex((r) => r.outcome !== "passed");
+    if (firstFailure >= 0) report.results = report.results.slice(0, firstFailure + 1);
+  }
   report.passed = report.results.every((r) => r.outcome === "passed");
   const programFailure = parseRecords(exec).find((r) => r.phase === "program" && r.kind !== "ok");
   if (programFailure) report.error = `the program failed before the tests: ${programFailure.message ?? programFailure.kind}`;
@@ -142,7 +152,7 @@ function resultFor(c: CaseToRun, outcome: Outcome, extra: Partial<TestResult> = 
 export function trimJsTrace(text: string): string {
   const kept = text
     .split("\n")
-    .filter((line) => !/^\s+at /.test(line) || /\((solution|preamble|test-\d+)\.js:\d+:\d+\)|at (solution|preamble|test-\d+)\.js:\d+/.test(line))
+    .filter((line) => !/^\s+at /.test(line) || /\((solution|preamble|test-\d+|main)\.js:\d+:\d+\)|at (solution|preamble|test-\d+|main)\.js:\d+/.test(line))
     .join("\n")
     .trimEnd();
   return kept.length > TRACE_LIMIT ? `${kept.slice(0, TRACE_LIMIT)}…` : kept;

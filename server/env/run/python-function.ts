@@ -59,18 +59,26 @@ export async function runPythonFunctionTests(task: FunctionTask, code: string, o
   );
   const { results, isolation } = await runHarness(
     opts.sandbox,
-    { mode: "judge", prelude: task.candidatePrelude, candidate: code, preamble: task.testPreamble, entryPoint: task.entryPoint, comparison: task.comparison },
+    {
+      mode: "judge",
+      prelude: task.candidatePrelude,
+      candidate: code,
+      preamble: task.testPreamble,
+      entryPoint: task.entryPoint,
+      comparison: task.comparison,
+      stopAtFirstFailure: opts.stopAtFirstFailure === true,
+    },
     cases,
     { caseTimeMs, memoryBytes: task.limits.memoryBytes, budgetMs: RUN_BUDGET_MS * multiplier },
     opts.signal,
   );
-  const testResults: TestResult[] = results.map((r, i) => {
-    const s = selected[i];
+  const testResults: TestResult[] = results.map((r) => {
+    const s = selected[r.index];
     return {
       index: s.index,
       visibility: s.visibility,
       outcome: r.outcome,
-      input: describeInput(task, s.test),
+      input: r.input ?? describeInput(task, s.test),
       ...(r.expected !== undefined ? { expected: r.expected } : {}),
       ...(r.actual !== undefined ? { actual: r.actual } : {}),
       ...(r.trace !== undefined && r.outcome !== "passed" ? { trace: r.trace } : {}),

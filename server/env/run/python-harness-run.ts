@@ -19,6 +19,8 @@ export interface HarnessProgram {
   preamble?: string;
   entryPoint: string;
   comparison?: { atol: number; rule?: string };
+  /** Stop after the first case that does not pass; the cases after it get no result. */
+  stopAtFirstFailure?: boolean;
 }
 
 export interface HarnessCaseResult {
@@ -29,6 +31,8 @@ export interface HarnessCaseResult {
   trace?: string;
   /** Record mode: the result as tagged JSON. */
   valueJson?: string;
+  /** A call case's call as Python printed it (set on failures). */
+  input?: string;
   durationMs: number;
 }
 
@@ -64,6 +68,7 @@ interface HarnessEvent {
   expected?: string;
   trace?: string;
   valueJson?: string;
+  input?: string;
   durationMs?: number | null;
 }
 
@@ -156,6 +161,7 @@ export async function runHarness(
           expected: e.expected,
           trace: e.trace ?? (e.outcome === "timeout" ? "the case took longer than its time limit" : undefined),
           valueJson: e.valueJson,
+          input: e.input,
           durationMs: e.durationMs ?? limits.caseTimeMs,
         });
       }
@@ -163,6 +169,7 @@ export async function runHarness(
     for (const index of started) {
       if (!results.has(index)) results.set(index, { index, outcome: ended.outcome, trace: `${ended.why} during this case`, durationMs: 0 });
     }
+    if (program.stopAtFirstFailure && [...results.values()].some((r) => r.outcome !== "passed")) break;
     const next = pending.filter((c) => !started.has(c.index));
     if (next.length === pending.length) {
       finishAll(pending, ended.outcome, `not run: ${ended.why}`);
@@ -170,5 +177,5 @@ export async function runHarness(
     }
     pending = next;
   }
-  return { results: cases.map((c) => results.get(c.index)!), isolation };
+  return { results: cases.flatMap((c) => results.get(c.index) ?? []), isolation };
 }

@@ -1,11 +1,39 @@
 // stdin/stdout tasks: one sandboxed process per test input, judged by the task's checker.
+// Python programs run as main.py; JavaScript as main.js under Node; TypeScript is transpiled (types erased,
+// not checked, as for function tasks) and runs as main.js.
+import ts from "typescript";
 import { judgeOutput } from "../judge";
 import type { ExecResult } from "../sandbox/types";
-import type { Outcome, RunReport, StdioTask, StdioTest, TestResult, Visibility } from "../types";
+import type { Language, Outcome, RunReport, StdioTask, StdioTest, TestResult, Visibility } from "../types";
+import { trimJsTrace } from "./js-function";
 import type { RunOptions } from "./options";
 
 /** The candidate's file name inside the sandbox; traces name it and nothing else of the sandbox. */
 export const PROGRAM_FILE = "main.py";
+const JS_PROGRAM_FILE = "main.js";
+
+interface Program {
+  language: Language;
+  argv: string[];
+  files: Record<string, string>;
+  env: Record<string, string>;
+}
+
+/** How a candidate runs, or the compile error when TypeScript does not parse. */
+function programFor(language: Language, code: string, memoryBytes: number): Program | { error: string } {
+  if (language === "python") {
+    return { language, argv: ["python3", "-B", PROGRAM_FILE], files: { [PROGRAM_FILE]: code }, env: { PYTHONHASHSEED: "0", PYTHONIOENCODING: "utf-8" } };
+  }
+  let js = code;
+  if (language === "typescript") {
+    const out = ts.transpileModule(code, { fileName: "main.ts", reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS } });
+    const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+    if (errors.length > 0) return { error: errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n")).join("\n") };
+    js = out.outputText;
+  }
+  const heapMiB = Math.floor(memoryBytes / 1024 ** 2);
+  return { language, argv: ["node", `--max-old-space-size=${heapMiB}`, JS_PROGRAM_FILE], files: { [JS_PROGRAM_FILE]: js }, env: {} };
+}
 
 /** Output kept per test: enough for any expected output, bounded so a runaway printer cannot exhaust memory. */
 const MIN_OUTPUT_CAP = 1024 * 1024;
@@ -15,13 +43,21 @@ const TRACE_LIMIT = 16 * 1024;
 export async function runStdioTests(task: StdioTask, code: string, opts: RunOptions): Promise<RunReport> {
   const multiplier = opts.timeMultiplier ?? 1;
   if (!(multiplier > 0)) throw new Error(`timeMultiplier must be positive, got ${multiplier}`);
+  const program = programFor(task.language, code, task.limits.memoryBytes);
   const groups: [Visibility, StdioTest[]][] = [["public", task.publicTests]];
   if (opts.which === "all") groups.push(["private", task.privateTests]);
   const results: TestResult[] = [];
+  if ("error" in program) {
+    const trace = `TypeScript compile failed:\n${program.error}`;
+    for (const [visibility, tests] of groups) {
+      tests.forEach((t, index) => results.push({ index, visibility, outcome: "exception", input: t.input, expected: t.output, trace, durationMs: 0 }));
+    }
+    return { taskId: task.id, results, passed: false, isolation: opts.sandbox.isolation, error: trace };
+  }
   for (const [visibility, tests] of groups) {
     for (let index = 0; index < tests.length; index++) {
       opts.signal?.throwIfAborted();
-      const result = await runOneTest(task, code, tests[index], index, visibility, multiplier, opts);
+      const result = await runOneTest(task, program, tests[index], index, visibility, multiplier, opts);
       results.push(result);
       if (opts.stopAtFirstFailure && result.outcome !== "passed") break;
     }
@@ -40,7 +76,7 @@ export async function runStdioTests(task: StdioTask, code: string, opts: RunOpti
 
 async function runOneTest(
   task: StdioTask,
-  code: string,
+  program: Program,
   test: StdioTest,
   index: number,
   visibility: Visibility,
@@ -49,10 +85,10 @@ async function runOneTest(
 ): Promise<TestResult> {
   const wallMs = Math.ceil(task.limits.timeMs * multiplier);
   const exec = await opts.sandbox.exec({
-    argv: ["python3", "-B", PROGRAM_FILE],
-    files: { [PROGRAM_FILE]: code },
+    argv: program.argv,
+    files: program.files,
     stdin: test.input,
-    env: { PYTHONHASHSEED: "0", PYTHONIOENCODING: "utf-8" },
+    env: program.env,
     limits: {
       wallMs,
       memoryBytes: task.limits.memoryBytes,
@@ -72,7 +108,7 @@ async function runOneTest(
     durationMs: exec.wallMs,
   };
   if (exec.stdoutTruncated) result.outputTruncated = true;
-  const failure = processFailure(exec);
+  const failure = processFailure(exec, program.language);
   if (failure) {
     result.outcome = failure.outcome;
     if (failure.trace) result.trace = failure.trace;
@@ -88,7 +124,7 @@ async function runOneTest(
 }
 
 /** What went wrong with the process itself, before its output is judged; null when it exited cleanly. */
-export function processFailure(exec: ExecResult): { outcome: Outcome; trace?: string } | null {
+export function processFailure(exec: ExecResult, language: Language = "python"): { outcome: Outcome; trace?: string } | null {
   const stderr = exec.stderr.toString("utf8");
   switch (exec.termination) {
     case "timeout":
@@ -102,8 +138,9 @@ export function processFailure(exec: ExecResult): { outcome: Outcome; trace?: st
     case "cancelled":
       break;
   }
-  if (isPythonMemoryError(stderr)) return { outcome: "out_of_memory", trace: trimPythonTrace(stderr) };
-  const trace = trimPythonTrace(stderr);
+  if (language === "python" && isPythonMemoryError(stderr)) return { outcome: "out_of_memory", trace: trimPythonTrace(stderr) };
+  if (language !== "python" && /JavaScript heap out of memory/.test(stderr)) return { outcome: "out_of_memory" };
+  const trace = language === "python" ? trimPythonTrace(stderr) : trimJsTrace(stderr.replaceAll("/work/main.js", "main.js"));
   const how = exec.signal ? `killed by ${exec.signal}` : `exit status ${exec.exitCode}`;
   return { outcome: "exception", trace: trace || `the program ended with ${how} and printed no error` };
 }

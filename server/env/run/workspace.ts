@@ -64,7 +64,7 @@ async function runCommand(
   const wallMs = Math.round(task.limits.timeMs * (opts.timeMultiplier ?? 1));
   const result = await opts.sandbox.exec({
     argv,
-    files,
+    files: { ...files, ...built.files },
     readOnly,
     env: built.env,
     collect: [reportFile],
@@ -100,6 +100,7 @@ export async function runWorkspaceTests(task: WorkspaceTask, code: string, opts:
     snapshot = await snapshotProject(task.root, task.readOnlyDirs ?? []);
     const insideReadOnly = snapshot.readOnlyDirs.find((dir) => target === dir.path || target.startsWith(`${dir.path}/`));
     if (insideReadOnly) throw new Error(`the target file ${target} is inside ${insideReadOnly.path}, which is mounted read-only`);
+    if ([...snapshot.files.keys()].some((path) => path.startsWith(`${target}/`))) throw new Error(`the target ${target} is a folder, not a file`);
     const original = snapshot.files.get(target);
     const updated = applyCandidate(original === undefined ? null : original.toString("utf8"), code, task.target);
     files = Object.fromEntries(snapshot.files);

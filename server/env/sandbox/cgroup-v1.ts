@@ -186,7 +186,8 @@ export class RunCgroup {
    */
   async killAll(deadlineMs = 5_000): Promise<boolean> {
     const until = Date.now() + deadlineMs;
-    for (;;) {
+    // Right after a normal exit the namespace's last tasks are still being reaped: poll fast at first.
+    for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
       const members = await this.members();
       if (members.length === 0) return true;
       for (const pid of members) {
@@ -197,7 +198,7 @@ export class RunCgroup {
         }
       }
       if (Date.now() > until) return false;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 
@@ -238,8 +239,8 @@ export async function removeGroupDir(dir: string): Promise<void> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return;
-      if (attempt >= 50) throw new Error(`sandbox: cannot remove cgroup ${dir}: ${code ?? String(error)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (attempt >= 60) throw new Error(`sandbox: cannot remove cgroup ${dir}: ${code ?? String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
     }
   }
 }

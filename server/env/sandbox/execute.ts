@@ -1,9 +1,5 @@
 // One sandboxed run, start to finish: working directory, cgroups, launch, limits, kill, classify, clean up.
-//
-// Launch order (why there is no window outside the cgroups): we spawn `/bin/sh` running LAUNCHER, which
-// writes its own pid into the run's cgroup.procs files and only then execs prlimit, which execs bwrap,
-// which starts the program. Every process of the run therefore descends from a process that was already
-// inside the cgroups; nothing the program does runs before the limits apply.
+// The launch order that leaves no process outside the limits is explained in launcher.ts.
 import { spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
@@ -12,7 +8,7 @@ import { bwrapArgs, SANDBOX_WORKDIR } from "./bwrap";
 import { CappedCapture } from "./capture";
 import { type CgroupV1Setup, RunCgroup } from "./cgroup-v1";
 import { checkReadOnlyMounts, type ProgramResolver, scrubbedEnv } from "./program";
-import { DEFAULT_FILE_BYTES, prlimitArgs } from "./rlimits";
+import { launcherArgv, STATUS_FD } from "./launcher";
 import type { ExecResult, ExecSpec, Termination } from "./types";
 import { collectFiles, createWorkdir, removeWorkdir, writeSpecFiles } from "./workdir";
 import { mkdir, symlink } from "node:fs/promises";
@@ -21,30 +17,18 @@ import { dirname, relative } from "node:path";
 export const DEFAULT_MEMORY_BYTES = 1024 ** 3;
 export const DEFAULT_MAX_PROCESSES = 64;
 export const DEFAULT_OUTPUT_BYTES = 1024 * 1024;
+export const DEFAULT_FILE_BYTES = 256 * 1024 * 1024;
 /** bwrap outside plus bwrap's init inside the pid namespace also count against pids.max. */
 const SANDBOX_OWN_PROCESSES = 2;
 /** How long to wait for output pipes to close after the run's processes are dead. */
 const PIPE_DRAIN_MS = 2_000;
-/** Exit status the launcher uses when it could not join a cgroup (reported on the status fd, not as a result). */
-const STATUS_FD = 3;
-
-const LAUNCHER = `
-for f in "$1" "$2"; do
-  if [ -n "$f" ]; then
-    { echo $$ > "$f"; } 2>/dev/null || { echo "launcher-error: cannot join cgroup $f" >&${STATUS_FD}; exit 125; }
-  fi
-done
-if [ "$3" = close-status ]; then exec ${STATUS_FD}>&-; fi
-shift 3
-exec "$@"
-`;
-
 /** What a sandbox instance found on this machine; fixed for its lifetime. */
 export interface Backend {
   isolation: IsolationReport;
   /** null: unisolated (consented) mode. */
   bwrapPath: string | null;
-  prlimitPath: string | null;
+  /** Bytes per `ulimit -f` block of /bin/sh (see launcher.ts). */
+  fileBlockBytes: number;
   cgroups: CgroupV1Setup | null;
   /** Synthetic /etc files for bwrap. */
   etcDir: string;
@@ -155,29 +139,31 @@ export async function executeRun(backend: Backend, spec: ExecSpec, runName: stri
           }),
         ]
       : programArgv;
-    const command = [...(backend.prlimitPath ? prlimitArgs(backend.prlimitPath, limits) : []), ...sandboxed];
-    const cgroupFiles = cgroup?.procsFiles ?? [];
+    const launcher = launcherArgv({
+      cgroupProcsFiles: cgroup?.procsFiles ?? [],
+      keepStatusFd: isolated,
+      cpuMs: limits.cpuMs,
+      fileBytes: limits.fileBytes,
+      fileBlockBytes: backend.fileBlockBytes,
+      command: sandboxed,
+    });
 
     const started = Date.now();
     let killedBy: "timeout" | "cancelled" | null = null;
     const stdout: { capture?: CappedCapture } = {};
     const stderr: { capture?: CappedCapture } = {};
     const raw = await new Promise<RawExit>((resolve, reject) => {
-      const child = spawn(
-        "/bin/sh",
-        ["-c", LAUNCHER, "sh", cgroupFiles[0] ?? "", cgroupFiles[1] ?? "", isolated ? "keep-status" : "close-status", ...command],
-        {
-          cwd: workdir,
-          // bwrap clears the environment itself; unisolated, the launcher's environment is the program's.
-          env: isolated ? { PATH: "/usr/bin:/bin" } : env,
-          stdio: ["pipe", "pipe", "pipe", "pipe"],
-          detached: true,
-        },
-      );
+      const child = spawn("/bin/sh", launcher, {
+        cwd: workdir,
+        // bwrap clears the environment itself; unisolated, the launcher's environment is the program's.
+        env: isolated ? { PATH: "/usr/bin:/bin" } : env,
+        stdio: ["pipe", "pipe", "pipe", "pipe"],
+        detached: true,
+      });
       const killTree = (reason: "timeout" | "cancelled" | null) => {
         if (reason && !killedBy) killedBy = reason;
         if (child.pid === undefined) return;
-        // The spawned pid is bwrap (or the program, unisolated) after the launcher's execs. Killing bwrap
+        // The spawned pid is bwrap (or the program, unisolated) after the launcher's exec. Killing bwrap
         // kills the pid namespace's init, and with it every process inside; the group kill covers the
         // unisolated case; the cgroup sweep covers anything that escaped both.
         for (const target of [child.pid, -child.pid]) {

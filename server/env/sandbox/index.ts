@@ -10,6 +10,7 @@ import { probeBwrap, writeSyntheticEtc } from "./bwrap";
 import { type CgroupV1Setup, isCgroupV1Host, sandboxGroupName, setUpCgroupV1, tearDownCgroupV1 } from "./cgroup-v1";
 import { type Backend, cancelledResult, checkSpec, executeRun } from "./execute";
 import { findOnPath } from "./interpreter";
+import { probeFileBlockBytes } from "./launcher";
 import { AbortedWhileQueued, WorkerPool } from "./pool";
 import { ProgramResolver } from "./program";
 import type { ExecResult, ExecSpec, Sandbox } from "./types";
@@ -80,15 +81,15 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
 
     const cgroupName = sandboxGroupName(process.pid, randomBytes(4).toString("hex"));
     const cgroups = await findCgroups(cgroupName);
-    const prlimitPath = process.platform === "linux" ? await findOnPath("prlimit") : null;
+    const fileBlockBytes = await probeFileBlockBytes().catch(() => null);
 
     const enforced = bwrapPath ? [...BWRAP_PROTECTIONS] : [];
     const missing = bwrapPath ? [] : BWRAP_PROTECTIONS.map((p) => `${p}: unisolated mode (consented)`);
     if (cgroups.setup?.memory) enforced.push("memory-cgroup");
     if (cgroups.setup?.pids) enforced.push("pids-cgroup");
     missing.push(...cgroups.missing);
-    if (prlimitPath) enforced.push("rlimits");
-    else missing.push("rlimits: prlimit (util-linux) not found");
+    enforced.push("rlimits");
+    if (fileBlockBytes === null) missing.push("rlimits: /bin/sh's ulimit -f unit not measurable here; assumed POSIX 512-byte blocks");
     enforced.push("scrubbed-env");
     const fullCgroups = Boolean(cgroups.setup?.memory && cgroups.setup?.pids);
     const isolation: IsolationReport = {
@@ -96,7 +97,14 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
       enforced,
       missing,
     };
-    const backend: Backend = { isolation, bwrapPath, prlimitPath, cgroups: cgroups.setup, etcDir, programs: new ProgramResolver() };
+    const backend: Backend = {
+      isolation,
+      bwrapPath,
+      fileBlockBytes: fileBlockBytes ?? 512,
+      cgroups: cgroups.setup,
+      etcDir,
+      programs: new ProgramResolver(),
+    };
     return new PooledSandbox(backend, pool, stateDir);
   } catch (error) {
     await rm(stateDir, { recursive: true, force: true });

@@ -11,17 +11,29 @@ import type { BenchmarkSet, LoadResult, VerificationProgram } from "./set";
 export const DATASET_ERROR = "dataset-error";
 
 /**
- * Upstream data errors, with the evidence found here. Each task keeps its tests but carries DATASET_ERROR,
- * and its verification programs are still produced, so verify shows the failure the evidence describes.
+ * Upstream data errors per set and task, with the evidence found here (`rlef verify` lists them in its
+ * exclusion list). Each task keeps its tests but carries DATASET_ERROR, and its verification programs are still
+ * produced, so verify shows the failure the evidence describes.
  */
-export const JS_DATASET_ERRORS: Readonly<Record<string, string>> = {
-  "JavaScript/112": "HumanEval-X canonical solution fails its own test (humaneval_x_js README: 161 of 164 pass)",
-  "JavaScript/155": "HumanEval-X canonical solution fails its own test (humaneval_x_js README: 161 of 164 pass)",
-  "JavaScript/162":
-    "HumanEval-X test and reference need the npm package js-md5 (require('js-md5')), which is not part of the benchmark; the task cannot pass in a sandbox without it",
-  HumanEval_51_remove_vowels:
-    "MultiPL-E JS test program has a raw newline inside a string literal (SyntaxError), so no program can pass (multipl_e_humaneval_js_ts README)",
+export const JS_DATASET_ERRORS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  humaneval_x_js: {
+    "JavaScript/112": "canonical solution fails its own test: reference run, public test 1 is a wrong answer (humaneval_x_js README: 161 of 164 pass)",
+    "JavaScript/155": "canonical solution fails its own test: reference run, public test 8 is a wrong answer (humaneval_x_js README: 161 of 164 pass)",
+    "JavaScript/162": "test and reference require the npm package js-md5, which the benchmark does not ship: reference run, public test 1 throws \"Cannot find module 'js-md5'\"",
+  },
+  multipl_e_js: {
+    HumanEval_51_remove_vowels: "test program has a raw newline inside a string literal (SyntaxError), so no program can pass (multipl_e_humaneval_js_ts README)",
+    HumanEval_92_any_int: "asserts any_int(3, 4, 7) === true and any_int(3.0, 4, 7) === false, but 3.0 and 3 are the same JS number: no program can pass both",
+  },
+  multipl_e_ts: {
+    HumanEval_92_any_int: "asserts any_int(3, 4, 7) === true and any_int(3.0, 4, 7) === false, but 3.0 and 3 are the same JS number: no program can pass both",
+  },
 };
+
+/** The documented data error of a task, if any. */
+export function jsDatasetError(set: string, taskId: string): string | undefined {
+  return JS_DATASET_ERRORS[set]?.[taskId];
+}
 
 /** console.assert only prints in Node; HumanEval-X's tests need it to throw. */
 export const THROWING_CONSOLE_ASSERT = [
@@ -123,9 +135,20 @@ const JS_ARITHMETIC_SWAP: Partial<Record<ts.SyntaxKind, string>> = {
   [ts.SyntaxKind.SlashToken]: "*",
 };
 
+/** The node is (inside) the condition of a while, do-while or for loop. */
+function inLoopCondition(node: ts.Node): boolean {
+  for (let child = node, parent = node.parent; parent; child = parent, parent = parent.parent) {
+    if ((ts.isWhileStatement(parent) || ts.isDoStatement(parent)) && parent.expression === child) return true;
+    if (ts.isForStatement(parent) && parent.condition === child) return true;
+    if (ts.isBlock(parent) || ts.isSourceFile(parent)) return false;
+  }
+  return false;
+}
+
 /**
  * The deterministic one-token mutant of a JS/TS program, the first rule that applies, in source order:
- * 1. the first comparison is negated (`===`↔`!==`, `==`↔`!=`, `<`↔`>=`, `>`↔`<=`);
+ * 1. the first comparison outside loop conditions is negated (`===`↔`!==`, `==`↔`!=`, `<`↔`>=`, `>`↔`<=`);
+ *    a negated loop condition mostly runs forever, which fails too, but only after the whole time limit;
  * 2. the first arithmetic operator is swapped (`+`↔`-`, `*`↔`/`);
  * 3. the first integer literal n becomes n+1;
  * 4. the first string literal gets an "x" appended;
@@ -137,7 +160,7 @@ export function mutateJsOneToken(code: string, language: Language): { code: stri
   const firsts: { comparison?: ts.BinaryExpression; arithmetic?: ts.BinaryExpression; integer?: ts.NumericLiteral; string?: ts.StringLiteral; ret?: ts.Expression } = {};
   const visit = (node: ts.Node): void => {
     if (ts.isBinaryExpression(node)) {
-      if (!firsts.comparison && JS_COMPARISON_FLIP[node.operatorToken.kind] !== undefined) firsts.comparison = node;
+      if (!firsts.comparison && JS_COMPARISON_FLIP[node.operatorToken.kind] !== undefined && !inLoopCondition(node)) firsts.comparison = node;
       if (!firsts.arithmetic && JS_ARITHMETIC_SWAP[node.operatorToken.kind] !== undefined) firsts.arithmetic = node;
     }
     if (!firsts.integer && ts.isNumericLiteral(node) && /^\d+$/.test(node.text)) firsts.integer = node;
@@ -226,13 +249,8 @@ export function knownAnswerFunctionPrograms(entryPoint: string, test: string, la
 // ---------------------------------------------------------------------------------------------------------
 // Records
 
-function flagsFor(id: string): string[] | undefined {
-  return id in JS_DATASET_ERRORS ? [DATASET_ERROR] : undefined;
-}
-
 function withFlags(task: FunctionTask): FunctionTask {
-  const flags = flagsFor(task.id);
-  if (flags) task.flags = flags;
+  if (jsDatasetError(task.set, task.id) !== undefined) task.flags = [DATASET_ERROR];
   return task;
 }
 

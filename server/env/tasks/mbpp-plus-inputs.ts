@@ -54,7 +54,7 @@ export function mbppPlusArgsJson(taskNumber: number, argListJson: string): strin
   else if (NESTED_THEN_TUPLE.includes(n)) converted = array(args.map((a) => tagged("$tuple", array(items(a, "an argument").map(tuple)))));
   else if (n === 278) {
     const first = array(items(args[0], "the first argument").map((item) => (item.type === "array" ? tuple(item) : item)));
-    converted = array([tagged("$tuple", first.type === "array" ? first : first)]);
+    converted = array([tagged("$tuple", first)]);
   } else if (n === 307) converted = array([tuple(args[0]), args[1], args[2]]);
   else if (n === 722) {
     const dict = args[0];

@@ -79,6 +79,9 @@ function buildHumanEval(r: JsonlRecord, set: string): FunctionTask {
 }
 
 function argListCases(r: JsonlRecord, field: string, argsJson: (argList: string, index: number) => string): FunctionTestCase[] {
+  // MBPP+ Mbpp/793 stores its (empty) plus_input as {}; EvalPlus iterates it as no inputs.
+  const value = getField(r.root, field);
+  if (value?.type === "object" && value.entries.length === 0) return [];
   return arrayField(r.root, field).map((item, i) => {
     if (item.type !== "array") throw new RecordShapeError(`field "${field}"[${i}] must be an argument list (array)`);
     return { kind: "call", argsJson: argsJson(sourceOf(r.doc, item), i) };

@@ -255,11 +255,18 @@ function buildXCodeEval(r: JsonlRecord): StdioTask {
 
 const PY_COMPARISON_FLIP: Record<string, string> = { "==": "!=", "!=": "==", "<=": ">", ">=": "<", "<": ">=", ">": "<=" };
 
+/** The offset sits on a line that starts a `while` loop (negating its condition mostly makes an endless loop). */
+function inWhileHeader(code: string, at: number): boolean {
+  const lineStart = code.lastIndexOf("\n", at - 1) + 1;
+  return /^\s*while\b/.test(code.slice(lineStart, at));
+}
+
 /**
- * The deterministic one-token mutant of a Python program: the first comparison operator outside strings and
- * comments is negated (`==`↔`!=`, `<`↔`>=`, `>`↔`<=`); without one, the first integer literal n becomes n+1.
- * Negating a comparison changes which branch runs, so a program whose tests exercise it must fail.
- * Null when the program has neither.
+ * The deterministic one-token mutant of a Python program: the first comparison operator outside strings,
+ * comments and `while` headers is negated (`==`↔`!=`, `<`↔`>=`, `>`↔`<=`); without one, the first integer
+ * literal n becomes n+1. Negating a comparison changes which branch runs, so a program whose tests exercise it
+ * must fail; loop headers are skipped because a negated loop condition mostly runs forever, which fails too,
+ * but only after the whole time limit. Null when the program has neither.
  */
 export function mutatePythonOneToken(code: string): { code: string; label: string } | null {
   let firstInteger: { at: number; text: string } | null = null;
@@ -299,7 +306,7 @@ export function mutatePythonOneToken(code: string): { code: string; label: strin
     const op = /^(<<=|>>=|<<|>>|->|==|!=|<=|>=|<|>)/.exec(code.slice(i, i + 3));
     if (op) {
       const flipped = PY_COMPARISON_FLIP[op[1]];
-      if (flipped !== undefined) {
+      if (flipped !== undefined && !inWhileHeader(code, i)) {
         return {
           code: code.slice(0, i) + flipped + code.slice(i + op[1].length),
           label: `mutant: '${op[1]}' -> '${flipped}' at line ${lineOf(i)}`,

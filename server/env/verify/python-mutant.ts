@@ -49,14 +49,18 @@ export function returnValueMutant(reference: string, entryPoint: string): Mutant
     const defIndent = indentOf(lines[defLine]);
     const bodyScanner = new LineScanner();
     const changed: number[] = [];
+    let nestedIndent: number | null = null;
     for (let i = defLine; i < lines.length; i++) {
       const line = lines[i];
       const atStatementStart = bodyScanner.openTriple === null && bodyScanner.depth === 0;
       if (i > defLine && atStatementStart && line.trim() !== "" && !line.trim().startsWith("#")) {
         if (indentOf(line) <= defIndent) break;
+        // Returns of nested functions and classes are not the entry point's result: leave them alone.
+        if (nestedIndent !== null && indentOf(line) <= nestedIndent) nestedIndent = null;
+        if (nestedIndent === null && /^\s*(async\s+def|def|class)\s/.test(line)) nestedIndent = indentOf(line);
       }
       const offsets = returnKeywords(line, bodyScanner);
-      if (offsets.length === 0) continue;
+      if (offsets.length === 0 || nestedIndent !== null) continue;
       let rewritten = line;
       for (const at of offsets.reverse()) {
         const rest = rewritten.slice(at + "return".length);

@@ -57,7 +57,14 @@ export async function verifyTask(
   const verdicts: ProgramVerdict[] = [];
   // In order: the reference first, so differential expected outputs are computed once and cached.
   for (const p of programs) {
-    const report = await runTests(task, p.code, { sandbox: opts.sandbox, which: "all", timeMultiplier: opts.timeMultiplier, signal: opts.signal });
+    const report = await runTests(task, p.code, {
+      sandbox: opts.sandbox,
+      which: "all",
+      timeMultiplier: opts.timeMultiplier,
+      // A program that must fail needs only one failing test to prove it.
+      stopAtFirstFailure: !p.mustPass,
+      signal: opts.signal,
+    });
     const verdict: ProgramVerdict = { label: p.label, mustPass: p.mustPass, passed: report.passed };
     if (report.passed !== p.mustPass) verdict.detail = report.passed ? "passed every test" : firstFailure(report);
     verdicts.push(verdict);

@@ -5,7 +5,7 @@
 import type { TestRunner } from "../types";
 import type { ExecResult } from "../sandbox/types";
 import { parseJestLikeJson } from "./jest-json";
-import { parseNodeTestJunit } from "./node-test-junit";
+import { parseNodeTestJsonLines } from "./node-test-jsonl";
 import { outputTail } from "./output-tail";
 import { parsePytestJunit } from "./pytest-junit";
 import { MalformedReportError, type ReportedTest } from "./report";
@@ -35,7 +35,7 @@ export interface RunDescription {
 
 const REPORT_NAMES: Record<Exclude<TestRunner, "command">, string> = {
   pytest: "JUnit XML report",
-  "node-test": "JUnit XML report",
+  "node-test": "JSON lines report",
   jest: "JSON report",
   vitest: "JSON report",
 };
@@ -46,7 +46,7 @@ export function parseReport(runner: Exclude<TestRunner, "command">, text: string
     case "pytest":
       return parsePytestJunit(text, context);
     case "node-test":
-      return parseNodeTestJunit(text, context);
+      return parseNodeTestJsonLines(text, context);
     case "jest":
     case "vitest":
       return parseJestLikeJson(text, runner, context);
@@ -101,10 +101,6 @@ export function interpretRun(run: FinishedRun, report: Buffer | undefined, descr
       if (!(error instanceof MalformedReportError)) throw error;
       reportProblem = error.message;
     }
-  }
-  if (runner === "node-test") {
-    // A test file that fails as a whole (syntax error, crash) says why only on its output.
-    tests = tests.map((test) => (test.trace?.includes("(the test file exited with code") ? { ...test, trace: `${test.trace}\n${tail}` } : test));
   }
 
   const abnormal = abnormalEnd(run, description, tail);

@@ -2,10 +2,13 @@
 // (no shims, no npx), plus the flags that make the runner write its machine-readable report and
 // leave no caches behind.
 import type { TestRunner } from "../types";
+import { NODE_TEST_REPORTER_SOURCE } from "./node-test-reporter";
 
 export interface RunnerCommand {
   argv: string[];
   env: Record<string, string>;
+  /** Files the run needs beside the project's (our `node --test` reporter), by relative path. */
+  files: Record<string, string>;
 }
 
 export class UnsupportedCommandError extends Error {
@@ -60,7 +63,10 @@ export function normalizeCommand(runner: TestRunner, command: string[]): string[
   }
 }
 
-/** The command with the report flags for `runner`; `reportPath` is absolute inside the sandbox. */
+/**
+ * The command with the report flags for `runner`. `reportPath` is relative to the run's working
+ * directory (the project copy), where the runner starts.
+ */
 export function withReportFlags(runner: TestRunner, command: string[], reportPath: string): RunnerCommand {
   const argv = normalizeCommand(runner, command);
   // CI makes jest and vitest non-interactive; colours would only add escape codes to the output tail.
@@ -69,27 +75,29 @@ export function withReportFlags(runner: TestRunner, command: string[], reportPat
     case "pytest":
       env.PYTHONDONTWRITEBYTECODE = "1";
       // xunit1 records each test's file, which the node id needs.
-      return { argv: [...argv, "-p", "no:cacheprovider", "-o", "junit_family=xunit1", `--junitxml=${reportPath}`], env };
+      return { argv: [...argv, "-p", "no:cacheprovider", "-o", "junit_family=xunit1", `--junitxml=${reportPath}`], env, files: {} };
     case "node-test": {
-      // Reporter options belong to node itself, so they go before the test files.
+      const reporter = `${reportPath.replace(/\.[^./]+$/, "")}-reporter.mjs`;
+      // Reporter options belong to node itself, so they go before the test files; `./` marks a file, not a package.
       const [node, ...rest] = argv;
-      const reporters = ["--test-reporter=junit", `--test-reporter-destination=${reportPath}`, "--test-reporter=spec", "--test-reporter-destination=stdout"];
-      return { argv: [node, ...reporters, ...rest], env };
+      const reporters = [`--test-reporter=./${reporter}`, `--test-reporter-destination=${reportPath}`, "--test-reporter=spec", "--test-reporter-destination=stdout"];
+      return { argv: [node, ...reporters, ...rest], env, files: { [reporter]: NODE_TEST_REPORTER_SOURCE } };
     }
     case "jest":
-      return { argv: [...argv, "--ci", "--runInBand", "--no-watchman", "--json", `--outputFile=${reportPath}`], env };
+      return { argv: [...argv, "--ci", "--runInBand", "--no-watchman", "--json", `--outputFile=${reportPath}`], env, files: {} };
     case "vitest": {
       // `vitest` alone would watch; `run` is a single pass.
       const [node, entry, ...rest] = argv;
       const run = rest[0] === "run" ? rest : ["run", ...rest];
-      return { argv: [node, entry, ...run, "--reporter=json", `--outputFile=${reportPath}`], env };
+      return { argv: [node, entry, ...run, "--reporter=json", `--outputFile=${reportPath}`], env, files: {} };
     }
     case "command":
-      return { argv, env };
+      return { argv, env, files: {} };
   }
 }
 
 /** The file extension of each runner's report. */
 export function reportExtension(runner: TestRunner): string {
-  return runner === "pytest" || runner === "node-test" ? "xml" : "json";
+  if (runner === "pytest") return "xml";
+  return runner === "node-test" ? "jsonl" : "json";
 }

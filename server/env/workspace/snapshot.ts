@@ -70,7 +70,15 @@ export async function snapshotProject(
   } catch (error) {
     throw new SnapshotError(`the project root ${root} cannot be read: ${(error as Error).message}`);
   }
-  const extra = new Set(extraReadOnlyDirs.map((dir) => dir.replace(/\\/g, "/").replace(/^\.\/|\/+$/g, "")));
+  const extra = new Set(
+    extraReadOnlyDirs.map((dir) => {
+      const parts = String(dir).replace(/\\/g, "/").split("/").filter((part) => part !== "" && part !== ".");
+      if (String(dir).startsWith("/") || parts.length === 0 || parts.includes("..")) {
+        throw new SnapshotError(`readOnlyDirs entry ${JSON.stringify(dir)} must be a folder inside the project, relative to its root`);
+      }
+      return parts.join("/");
+    }),
+  );
   const snapshot: ProjectSnapshot = { root: realRoot, files: new Map(), readOnlyDirs: [], skipped: [], totalBytes: 0 };
 
   const addFile = async (path: string, host: string): Promise<void> => {

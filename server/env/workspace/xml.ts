@@ -1,4 +1,4 @@
-// A small, strict XML reader for test reports (JUnit XML from pytest and `node --test`).
+// A small, strict XML reader for test reports (pytest's JUnit XML).
 // Reports come from a run of untrusted code, so anything malformed is an error with a position,
 // never a partial tree; no DTDs or external entities are ever resolved.
 

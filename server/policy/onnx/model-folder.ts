@@ -4,11 +4,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** Which ONNX weights to load: full precision or one of onnxruntime's quantisations. */
-export type OnnxVariant = "fp32" | "quantized" | "q4";
+/** Which ONNX weights to load: full precision, half precision or one of onnxruntime's quantisations. */
+export type OnnxVariant = "fp32" | "fp16" | "quantized" | "q4";
 
 const VARIANT_FILES: Record<OnnxVariant, string[]> = {
   fp32: ["onnx/model.onnx", "model.onnx"],
+  fp16: ["onnx/model_fp16.onnx", "model_fp16.onnx"],
   quantized: ["onnx/model_quantized.onnx", "model_quantized.onnx"],
   q4: ["onnx/model_q4.onnx", "model_q4.onnx"],
 };

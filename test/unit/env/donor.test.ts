@@ -81,8 +81,11 @@ test("donor feedback comes from another task of the set and is the same on a fre
   }
 });
 
-test("a set with no other task cannot give random feedback", async () => {
-  await assert.rejects(new RandomFeedbackDonor([set[0]], run).feedbackFor(set[0], 1, 1), /no other task with public tests/);
+test("a set with no other task cannot give random feedback, and the episode refuses it up front", async () => {
+  const lonely = new RandomFeedbackDonor([set[0], { ...set[1], set: "another-set" }], run);
+  assert.equal(lonely.hasDonorsFor(set[0]), false);
+  await assert.rejects(lonely.feedbackFor(set[0], 1, 1), /no other task with public tests/);
+  assert.throws(() => new Episode(set[0], { runTests: run, randomFeedback: lonely }), /no other task with public tests/);
 });
 
 test("under the ablation the episode shows donor feedback but still stops on the true public tests", async () => {

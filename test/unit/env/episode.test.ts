@@ -8,9 +8,9 @@ import { runTests } from "../../../server/env/run";
 import { DEFAULT_LIMITS, type StdioTask } from "../../../server/env/types";
 
 let sandbox: Sandbox;
-let runs: Array<{ taskId: string; which: string }> = [];
+let runs: Array<{ taskId: string; which: string; publicTests: number }> = [];
 const run: RunTestsFn = (task, code, which) => {
-  runs.push({ taskId: task.id, which });
+  runs.push({ taskId: task.id, which, publicTests: task.kind === "workspace" ? -1 : task.publicTests.length });
   return runTests(task, code, { sandbox, which });
 };
 
@@ -58,7 +58,8 @@ test("a correct first answer stops early and earns +1 after the private tests", 
   assert.equal(r.info.stopReason, "public-tests-passed");
   assert.equal(r.info.final?.passed, true);
   assert.deepEqual(r.info.final?.results.map((t) => t.visibility), ["public", "private"]);
-  assert.deepEqual(runs.map((x) => x.which), ["public", "all"]);
+  // The final evaluation reuses this turn's public results and runs only the private tests.
+  assert.deepEqual(runs.map((x) => [x.which, x.publicTests]), [["public", 1], ["all", 0]]);
   assert.equal(r.info.isolation?.mode, sandbox.isolation.mode);
 });
 
@@ -164,4 +165,69 @@ test("a runner failure leaves the episode unchanged so the turn can be retried",
   const r = await ep.step(WRONG);
   assert.equal(r.turn, 1);
   assert.deepEqual(r.observation.prompt.map((m) => m.role), ["user", "assistant", "user"]);
+});
+
+test("a function-level episode lists passing asserts as successes and shows run-time values of failures", async () => {
+  const add = {
+    kind: "function" as const,
+    id: "add",
+    set: "user",
+    language: "python" as const,
+    prompt: 'def add(a, b):\n    """Add."""\n',
+    entryPoint: "add",
+    publicTests: [
+      { kind: "assert" as const, code: "assert add(1, 1) == 2" },
+      { kind: "assert" as const, code: "assert add(2, 2) == 4" },
+      { kind: "call" as const, argsJson: "[3, 4]", expectedJson: "7" },
+    ],
+    privateTests: [{ kind: "call" as const, argsJson: "[12345678901234567890, 1]", expectedJson: "12345678901234567891" }],
+    limits: { ...DEFAULT_LIMITS, timeMs: 5_000 },
+  };
+  const ep = new Episode(add, { runTests: run });
+  ep.reset();
+  const r1 = await ep.step("```python\ndef add(a, b):\n    return a * b if a < 3 else 1 / 0\n```");
+  const text = r1.observation.messages[0].content;
+  assert.match(text, /^Your code was run on the following tests and failed some of them:\n\nTest 1: wrong answer\nassert add\(1, 1\) == 2\nExpected:\n2\nActual:\n1\n/);
+  assert.match(text, /\n\nTest 2: passed\nassert add\(2, 2\) == 4\n\n/);
+  assert.match(text, /\n\nTest 3: exception\nadd\(3, 4\)\nError:\nTraceback[\s\S]*ZeroDivisionError/);
+  assert.match(text, /\n\nGive it another try\. Answer with the complete function in a single fenced ```python code block, and put nothing else in backticks\.$/);
+  const r2 = await ep.step("```python\ndef add(a, b):\n    return a + b\n```");
+  assert.deepEqual([r2.done, r2.reward], [true, 1]);
+  assert.deepEqual(r2.info.final?.results.map((t) => t.visibility), ["public", "public", "public", "private"]);
+});
+
+test("episode events report each stage of a turn in order", async () => {
+  const events: string[] = [];
+  const ep = new Episode(doubling, {
+    runTests: run,
+    onEvent: (e) => events.push(e.type === "test-results" ? `${e.type}:${e.which}` : e.type === "code-extracted" ? `${e.type}:${e.invalid}` : e.type),
+  });
+  ep.reset();
+  await ep.step("no code");
+  await ep.step(WRONG);
+  await ep.step(CORRECT);
+  assert.deepEqual(events, [
+    "turn-started", "code-extracted:true", "feedback",
+    "turn-started", "code-extracted:false", "test-results:public", "feedback",
+    "turn-started", "code-extracted:false", "test-results:public", "test-results:private", "done",
+  ]);
+});
+
+test("a task without private tests is scored on the final turn's public run, without running again", async () => {
+  runs = [];
+  const ep = new Episode({ ...doubling, privateTests: [] }, { runTests: run });
+  ep.reset();
+  const r = await ep.step(CORRECT);
+  assert.deepEqual([r.done, r.reward, r.info.final?.passed], [true, 1, true]);
+  assert.deepEqual(r.info.final?.results, r.results);
+  assert.deepEqual(runs.map((x) => x.which), ["public"]);
+});
+
+test("at the turn limit a failing final answer is scored with its public failures and its private results", async () => {
+  runs = [];
+  const ep = new Episode(doubling, { runTests: run, maxTurns: 1 });
+  ep.reset();
+  const r = await ep.step(WRONG);
+  assert.deepEqual([r.done, r.reward], [true, -1]);
+  assert.deepEqual(r.info.final?.results.map((t) => [t.visibility, t.outcome]), [["public", "wrong_answer"], ["private", "wrong_answer"]]);
 });

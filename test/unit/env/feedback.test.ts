@@ -173,3 +173,16 @@ test("workspace runs without a machine-readable report say so", () => {
   assert.match(text, /^Your code failed the tests\. The test command has no machine-readable report/);
   assert.match(text, /Test make test: exception\nError:\nexit status 2\nFAIL\n\nGive it another try/);
 });
+
+test("a stdio wrong answer leaves out the judge's own note; a function assert's message is shown", () => {
+  const stdioText = formatFeedback(stdioTask, {
+    kind: "run",
+    report: report([result(0, "wrong_answer", { expected: "3\n", actual: "4\n", trace: 'token 1: expected "3", got "4"' })]),
+  });
+  assert.doesNotMatch(stdioText, /token 1/);
+  const fnText = formatFeedback(functionTask, {
+    kind: "run",
+    report: report([result(0, "wrong_answer", { input: "assert add(1, 2) == 3", trace: "AssertionError: sum is off" })]),
+  });
+  assert.match(fnText, /Test 1: wrong answer\nassert add\(1, 2\) == 3\nDetails:\nAssertionError: sum is off/);
+});

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runPython } from "../policy/python-reference";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { REPO_ROOT, venvPython } from "../policy/python-reference";
 import { startHubStandin, type RunningHubStandin } from "../../hub-standin/hub-standin";
 import { makeFixtureRepo } from "./fixture-repo";
 
@@ -41,8 +43,10 @@ for root, _, names in os.walk(snapshot):
 print(json.dumps({"files": files, "single": single, "commit": os.path.basename(snapshot)}))
 `;
 
-test("huggingface_hub's snapshot_download and hf_hub_download fetch identical bytes from the stand-in", () => {
-  const out = JSON.parse(runPython(["-c", SCRIPT, REPO, hub.endpoint, hfCache]).trim().split("\n").at(-1) as string) as {
+test("huggingface_hub's snapshot_download and hf_hub_download fetch identical bytes from the stand-in", async () => {
+  // Asynchronously: the stand-in answers from this very process.
+  const { stdout } = await promisify(execFile)(venvPython(), ["-c", SCRIPT, REPO, hub.endpoint, hfCache], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const out = JSON.parse(stdout.trim().split("\n").at(-1) as string) as {
     files: Record<string, string>;
     single: string;
     commit: string;

@@ -84,6 +84,7 @@ test("invalid sampler settings are rejected with the field named", () => {
 
 test("non-finite model output is an error, not a token", () => {
   assert.throws(() => sampleToken(Float32Array.from([0, NaN]), sampling, () => 0.5), /NaN/);
+  assert.throws(() => sampleToken(Float32Array.from([0, NaN]), greedy, () => 0.5), /NaN/);
   assert.throws(() => sampleToken(Float32Array.from([Infinity, 0]), sampling, () => 0.5), /non-finite/);
   assert.throws(() => sampleToken(new Float32Array(0), sampling, () => 0.5), /empty/);
 });

@@ -89,6 +89,12 @@ test("an endless loop times out its own case and the other cases still run", asy
   assert.deepEqual(report.results.map((r) => r.outcome), ["passed", "timeout", "passed"]);
 });
 
+test("stopAtFirstFailure reports up to the first failing case only", async () => {
+  const code = "function add(a, b) { if (a < 0) { while (true) {} } return a + b; }\n";
+  const report = await runJsFunctionTests(addTask(), code, { sandbox, which: "public", stopAtFirstFailure: true });
+  assert.deepEqual(report.results.map((r) => r.outcome), ["passed", "timeout"]);
+});
+
 test("an exception is reported with the program's frame", async () => {
   const code = "function add(a, b) {\n  if (a === 20) throw new TypeError('no twenties');\n  return a + b;\n}\n";
   const report = await runJsFunctionTests(addTask(), code, { sandbox, which: "public" });

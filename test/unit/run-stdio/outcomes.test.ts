@@ -150,3 +150,18 @@ test("stdin reaches the program byte for byte", async () => {
   const report = await runStdioTests(echo, program, { sandbox, which: "public" });
   assert.equal(report.results[0].outcome, "passed", report.results[0].actual);
 });
+
+test("JavaScript and TypeScript stdin programs run under Node", async () => {
+  const sum: StdioTask = { ...task, publicTests: [{ input: "2 3\n", output: "5\n" }], privateTests: [] };
+  const js = "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n";
+  assert.equal((await runStdioTests({ ...sum, language: "javascript" }, js, { sandbox, which: "public" })).passed, true);
+  const tsCode = "const [a, b]: number[] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n";
+  assert.equal((await runStdioTests({ ...sum, language: "typescript" }, tsCode, { sandbox, which: "public" })).passed, true);
+  const thrown = await runStdioTests({ ...sum, language: "javascript" }, "function f() { throw new RangeError('bad'); }\nf();\n", { sandbox, which: "public" });
+  assert.equal(thrown.results[0].outcome, "exception");
+  assert.match(thrown.results[0].trace ?? "", /RangeError: bad/);
+  assert.match(thrown.results[0].trace ?? "", /main\.js:1/);
+  const broken = await runStdioTests({ ...sum, language: "typescript" }, "const x: = 1;\n", { sandbox, which: "public" });
+  assert.equal(broken.passed, false);
+  assert.match(broken.error ?? "", /TypeScript compile failed/);
+});

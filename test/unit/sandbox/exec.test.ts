@@ -75,6 +75,14 @@ test("the environment holds only the scrubbed variables plus the spec's", async 
   assert.equal(env.LANG, "C.UTF-8");
 });
 
+test("the run's rlimits are in force inside: CPU soft and hard, file size, no core dumps", async () => {
+  const result = await sandbox.exec({
+    argv: ["python3", "-c", "import resource as r\nfor k in ('CPU', 'FSIZE', 'CORE'): print(k, *r.getrlimit(getattr(r, 'RLIMIT_' + k)))"],
+    limits: { wallMs: 10_000, cpuMs: 2_500, fileBytes: 8 * 1024 * 1024 },
+  });
+  assert.equal(result.stdout.toString(), `CPU 3 4\nFSIZE ${8 * 1024 * 1024} ${8 * 1024 * 1024}\nCORE 0 0\n`, result.stderr.toString());
+});
+
 test("a program past its wall-clock limit is killed and reported as a timeout", async () => {
   const result = await sandbox.exec({ argv: ["python3", "-c", "import time; time.sleep(30)"], limits: { wallMs: 300 } });
   assert.equal(result.termination, "timeout");

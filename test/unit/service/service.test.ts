@@ -134,6 +134,8 @@ test("task-level problems are reported as errors: no public tests, workspace tas
   assert.equal(unloadable.code, "set_load_failed", "the benchmarks folder does not exist");
   const noDonors = await c.request({ type: "reset", task: addTask(1), options: { randomFeedback: true } });
   assert.deepEqual([noDonors.code, /needs options\.donorTasks/.test(noDonors.message as string)], ["invalid_message", true]);
+  const foreignDonors = await c.request({ type: "reset", task: addTask(1), options: { randomFeedback: true, donorTasks: [{ ...addTask(2), set: "other" }] } });
+  assert.deepEqual([foreignDonors.code, /no other task/.test(foreignDonors.message as string)], ["invalid_task", true]);
   c.close();
 });
 

@@ -8,7 +8,7 @@ const files = new Set(["calc.js", "calc.test.js", "test/calc.test.js", "package.
 test("the copy's folder is recovered from the absolute paths in a recorded report", () => {
   assert.equal(inferProjectRoot(recordedReport("jest-failing.json"), files), "/tmp/wsgen/jest-calc");
   assert.equal(inferProjectRoot(recordedReport("vitest-failing.json"), files), "/tmp/wsgen/vitest-calc");
-  assert.equal(inferProjectRoot(recordedReport("node-test-failing.xml"), files), "/tmp/wsgen/node-test-calc");
+  assert.equal(inferProjectRoot(recordedReport("node-test-failing.jsonl"), files), "/tmp/wsgen/node-test-calc");
 });
 
 test("the folder most paths agree on wins, and no match gives null", () => {

@@ -84,7 +84,7 @@ module.exports = { add, mean };
     const task = workspaceTask(root, "node-test", ["node", "--test"], { file: "calc.js" });
     const report = await runWorkspaceTests(task, candidate, { sandbox, which: "public" });
     assert.equal(report.passed, false);
-    const trace = report.results.find((r) => r.name === "add adds")?.trace ?? "";
+    const trace = report.results.find((r) => r.name === "test/calc.test.js > add adds")?.trace ?? "";
     assert.match(trace, /"overwriteDependency":"EROFS"/);
     assert.match(trace, /"addToNodeModules":"EROFS"/);
     assert.match(trace, /"writeProjectOnHost":"ENOENT"/, "the host's project path does not exist inside the sandbox");
@@ -134,6 +134,9 @@ test("bad tasks are reported as errors before any run", async () => {
     ["a relative project root", ["relative/project", "pytest", ["pytest"], { file: "calc.py" }], /must be an absolute path/],
     ["a command the runner cannot report from", [pytestRoot, "jest", ["make", "test"], { file: "calc.py" }], /jest runner needs a command like/],
     ["an empty command", [pytestRoot, "command", [], { file: "calc.py" }], /non-empty list/],
+    ["a target inside a read-only folder", [pytestRoot, "pytest", ["pytest"], { file: "tests/test_calc.py" }, { readOnlyDirs: ["tests"] }], /inside tests, which is mounted read-only/],
+    ["a folder as the target", [pytestRoot, "pytest", ["pytest"], { file: "tests" }], /the target tests is a folder/],
+    ["a read-only folder given from outside the project", [pytestRoot, "pytest", ["pytest"], { file: "calc.py" }, { readOnlyDirs: ["../.."] }], /must be a folder inside the project/],
   ];
   for (const [what, args, message] of cases) {
     const report = await runWorkspaceTests(workspaceTask(...args), "x = 1\n", { sandbox, which: "public" });

@@ -28,9 +28,9 @@ test("node --test: a failing candidate becomes the failure list from the JUnit r
   assert.deepEqual(
     report.results.map((r) => [r.name, r.outcome]),
     [
-      ["add adds", "wrong_answer"],
-      ["mean averages", "exception"],
-      ["mean of nothing throws", "passed"],
+      ["test/calc.test.js > add adds", "wrong_answer"],
+      ["test/calc.test.js > mean averages", "exception"],
+      ["test/calc.test.js > mean of nothing throws", "passed"],
     ],
   );
   assert.match(report.results[0].trace ?? "", /-1 !== 5/);

@@ -89,3 +89,19 @@ test("a held-out command runs only for `all`, and its results are private", asyn
   assert.deepEqual(all.results.map((r) => [r.visibility, r.index]).slice(4), [["private", 0]]);
   assert.equal(all.passed, true);
 });
+
+test("with stopAtFirstFailure a failing public command skips the held-out one", async () => {
+  const task = workspaceTask(root, "pytest", ["pytest", "tests/test_calc.py"], { file: "calc.py" }, {
+    heldOutCommand: ["pytest", "tests/test_calc_unittest.py"],
+  });
+  const report = await runWorkspaceTests(task, broken, { sandbox, which: "all", stopAtFirstFailure: true });
+  assert.deepEqual([...new Set(report.results.map((r) => r.visibility))], ["public"]);
+  assert.equal(report.passed, false);
+});
+
+test("a cancelled run rejects instead of reporting a verdict", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  const task = workspaceTask(root, "pytest", ["pytest"], { file: "calc.py" });
+  await assert.rejects(runWorkspaceTests(task, original, { sandbox, which: "public", signal: controller.signal }), /cancelled/);
+});

@@ -1,25 +1,29 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { NODE_TEST_REPORTER_SOURCE } from "../../../server/env/workspace/node-test-reporter";
 import { normalizeCommand, UnsupportedCommandError, withReportFlags } from "../../../server/env/workspace/runner-command";
 
 test("pytest gets its JUnit report, no cache provider and no bytecode", () => {
-  assert.deepEqual(withReportFlags("pytest", ["pytest", "-x", "tests"], "/work/r.xml"), {
-    argv: ["python3", "-m", "pytest", "-x", "tests", "-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--junitxml=/work/r.xml"],
+  assert.deepEqual(withReportFlags("pytest", ["pytest", "-x", "tests"], "r.xml"), {
+    argv: ["python3", "-m", "pytest", "-x", "tests", "-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--junitxml=r.xml"],
     env: { CI: "1", NO_COLOR: "1", FORCE_COLOR: "0", PYTHONDONTWRITEBYTECODE: "1" },
+    files: {},
   });
 });
 
-test("node --test gets its reporters before the test files", () => {
-  const { argv } = withReportFlags("node-test", ["node", "--test", "test/a.test.js"], "/work/r.xml");
+test("node --test gets our reporter module, written beside the report, before the test files", () => {
+  const { argv, files } = withReportFlags("node-test", ["node", "--test", "test/a.test.js"], ".rlef-report-1.jsonl");
   assert.deepEqual(argv, [
     "node",
-    "--test-reporter=junit",
-    "--test-reporter-destination=/work/r.xml",
+    "--test-reporter=./.rlef-report-1-reporter.mjs",
+    "--test-reporter-destination=.rlef-report-1.jsonl",
     "--test-reporter=spec",
     "--test-reporter-destination=stdout",
     "--test",
     "test/a.test.js",
   ]);
+  assert.deepEqual(Object.keys(files), [".rlef-report-1-reporter.mjs"]);
+  assert.equal(files[".rlef-report-1-reporter.mjs"], NODE_TEST_REPORTER_SOURCE);
 });
 
 test("jest and vitest launchers become node running the installed package", () => {

@@ -85,3 +85,11 @@ test("a root that is relative, missing or a file is refused", async () => {
   await assert.rejects(snapshotProject(join(root, "nope")), /cannot be read/);
   await assert.rejects(snapshotProject(join(root, "src", "calc.py")), /cannot be read: not a folder/);
 });
+
+test("readOnlyDirs entries must name folders inside the project", async () => {
+  for (const bad of ["../elsewhere", "/abs", "", "./"]) {
+    await assert.rejects(snapshotProject(root, [bad]), (e: unknown) => e instanceof SnapshotError && /must be a folder inside the project/.test(e.message), bad);
+  }
+  const snapshot = await snapshotProject(root, ["./data/"]);
+  assert.ok(snapshot.readOnlyDirs.some((d) => d.path === "data"));
+});

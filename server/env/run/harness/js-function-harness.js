@@ -1,6 +1,6 @@
 // Runs inside the sandbox: evaluates a JS program, then each test case on its own with a per-case time limit,
 // appending one JSON line per case to results.jsonl as it goes, so a process killed mid-run still tells which
-// cases finished. Input: payload.json { preamble, program, cases: [code], caseTimeoutMs }. CommonJS on purpose:
+// cases finished. Input: payload.json { preamble, program, programFile, cases: [code], caseTimeoutMs, stopAtFirstFailure }. CommonJS on purpose:
 // it is started as a plain file by `node`, with no loader.
 /* global require */
 /* eslint-disable @typescript-eslint/no-require-imports -- plain CommonJS, run by node without a loader */
@@ -58,15 +58,16 @@ function main() {
     return;
   }
   report({ phase: "program", kind: "ok" });
-  payload.cases.forEach((code, index) => {
+  for (let index = 0; index < payload.cases.length; index++) {
     report({ phase: "start", index });
     try {
-      runScript(code, `test-${index + 1}.js`, timeout);
+      runScript(payload.cases[index], `test-${index + 1}.js`, timeout);
       report({ phase: "case", index, kind: "passed" });
     } catch (error) {
       report({ phase: "case", index, ...describeError(error) });
+      if (payload.stopAtFirstFailure) break;
     }
-  });
+  }
 }
 
 main();

@@ -170,12 +170,25 @@ test("an idle model is unloaded after the timeout and reloaded by the next gener
 
 test("the quantised variant loads from onnx/model_quantized.onnx and generates", async () => {
   const dir = copyOfTiny("quantized");
-  runPython([join(__dirname, "..", "python", "reference.py"), "quantize", "--model", dir]);
+  runPython([join(__dirname, "..", "python", "reference.py"), "quantize", "--model", dir, "--kind", "int8"]);
   const quantized = await loadOnnxPolicy(dir, { variant: "quantized", intraOpThreads: 1 });
   const result = await quantized.generate({ messages: TASK }, { temperature: 0, maxTokens: 6 }).result;
   assert.equal(result.completionTokenIds.length, 6);
   await quantized.unload();
   await assert.rejects(loadOnnxPolicy(tiny, { variant: "q4" }), /no q4 decoder .*model_q4\.onnx/);
+});
+
+test("the fp16 variant, with a float16 KV cache and float16 logits, decodes like fp32", async () => {
+  const dir = copyOfTiny("fp16");
+  runPython([join(__dirname, "..", "python", "reference.py"), "quantize", "--model", dir, "--kind", "fp16"]);
+  const half = await loadOnnxPolicy(dir, { variant: "fp16", intraOpThreads: 1 });
+  const a = await half.generate({ messages: TASK }, { temperature: 0, maxTokens: 6 }).result;
+  const b = await policy.generate({ messages: TASK }, { temperature: 0, maxTokens: 6 }).result;
+  assert.equal(a.completionTokenIds.length, 6);
+  // Half precision moves logits slightly; the first choice and its probability must hold.
+  assert.equal(a.completionTokenIds[0], b.completionTokenIds[0]);
+  assert.ok(Math.abs(a.completionLogprobs[0] - b.completionLogprobs[0]) < 0.05, `${a.completionLogprobs[0]} vs ${b.completionLogprobs[0]}`);
+  await half.unload();
 });
 
 test("a root-level model.onnx, as optimum writes it, is accepted", async () => {

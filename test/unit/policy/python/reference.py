@@ -1,12 +1,13 @@
 """Python reference for the TypeScript policy tests: what transformers does with a model folder.
 
     reference.py chat-ids --model DIR [--template-config FILE]   < [messages, ...] -> [[ids], ...]
-    reference.py quantize --model DIR                                              -> onnx/model_quantized.onnx
+    reference.py quantize --model DIR --kind int8|fp16     -> onnx/model_quantized.onnx | onnx/model_fp16.onnx
     reference.py greedy --model DIR --max-new-tokens N           < messages.json  -> {"prompt": [ids], "completion": [ids]}
 
 `chat-ids` renders the conversation with Jinja2 through transformers' apply_chat_template
 (optionally with the chat template of another tokenizer_config.json) and tokenizes it.
-`quantize` writes onnx/model_quantized.onnx with onnxruntime's dynamic int8 quantisation.
+`quantize` writes onnx/model_quantized.onnx with onnxruntime's dynamic int8 quantisation, or
+onnx/model_fp16.onnx with onnxruntime's float16 converter (inputs, KV cache and logits in fp16 too).
 `greedy` runs PyTorch's generate() with do_sample=False and the folder's generation_config
 (repetition penalty and EOS included).
 """
@@ -39,12 +40,21 @@ def main():
     parser.add_argument("--model", required=True)
     parser.add_argument("--template-config")
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--kind", choices=["int8", "fp16"], default="int8")
     args = parser.parse_args()
     if args.command == "quantize":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         onnx_dir = os.path.join(args.model, "onnx")
-        quantize_dynamic(os.path.join(onnx_dir, "model.onnx"), os.path.join(onnx_dir, "model_quantized.onnx"), weight_type=QuantType.QInt8)
+        source = os.path.join(onnx_dir, "model.onnx")
+        if args.kind == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(source, os.path.join(onnx_dir, "model_quantized.onnx"), weight_type=QuantType.QInt8)
+        else:
+            import onnx
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            half = convert_float_to_float16(onnx.load(source), keep_io_types=False)
+            onnx.save(half, os.path.join(onnx_dir, "model_fp16.onnx"))
         return
     stdin = json.load(sys.stdin)
     tokenizer = load_tokenizer(args.model, args.template_config)

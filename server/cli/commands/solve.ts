@@ -1,0 +1,218 @@
+// `rlef solve <problem file | set:id>`: one RLEF episode, shown live: the model's answer streams, then each
+// attempt's test results and the feedback the model gets next; `--json` prints the trajectory instead.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { runAgentEpisode, type AgentEvent, type Trajectory } from "../../agent/agent";
+import { demoModelPath } from "../../agent/policy-loader";
+import { runTests } from "../../env/run";
+import { createSandbox } from "../../env/sandbox";
+import { problemFileTask } from "../../env/tasks/problem-file";
+import { findSet } from "../../env/tasks/registry";
+import type { Task } from "../../env/types";
+import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
+import { loadOnnxPolicy } from "../../policy/onnx/onnx-policy";
+import { loadReplayPolicy } from "../../policy/replay";
+import type { Policy } from "../../policy/types";
+
+const USAGE = `usage: rlef solve <problem.md | problem.txt | set:task-id> [options]
+
+Runs the agent: the model writes code, the code runs on the problem's examples (public tests) in the
+sandbox, failures go back to the model, up to --attempts times; the last code is then judged on all tests.
+
+options:
+  --model DIR            ONNX model folder (default: the bundled demo model, models/demo)
+  --attempts N           attempts (default 3)
+  --temperature T        sampling temperature (default 0.2)
+  --top-p P              nucleus sampling mass (default 0.95)
+  --max-tokens N         most tokens per answer (default 512)
+  --seed N               sampling seed (default 0)
+  --threads N            inference threads (default: onnxruntime's choice)
+  --json                 print the trajectory as JSON instead of the live view
+  --benchmarks DIR       benchmarks root for set:id (default $RLEF_BENCHMARKS, else ../shared/benchmarks)
+  --allow-unisolated     run model code without bubblewrap if it is unavailable (explicit consent)
+`;
+
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+async function resolveTask(spec: string, benchmarks: string | undefined): Promise<Task> {
+  if (existsSync(spec)) {
+    const text = await readFile(spec, "utf8");
+    return problemFileTask(text, spec, basename(spec));
+  }
+  const m = /^([a-z0-9_]+):(.+)$/.exec(spec);
+  if (!m) throw new Error(`${spec}: no such file, and not of the form set:task-id`);
+  const set = findSet(m[1]);
+  if (!set) throw new Error(`unknown set '${m[1]}'`);
+  const loaded = await set.load(resolveBenchmarksRoot(benchmarks));
+  const task = loaded.tasks.find((t) => t.id === m[2]);
+  if (!task) throw new Error(`set '${m[1]}' has no task '${m[2]}'`);
+  return task;
+}
+
+function positiveNumber(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${value}'`);
+  return n;
+}
+
+class LiveView {
+  private readonly tty = process.stdout.isTTY === true;
+  private atLineStart = true;
+
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  private write(text: string): void {
+    if (text.length === 0) return;
+    this.out.write(text);
+    this.atLineStart = text.endsWith("\n");
+  }
+
+  private line(text: string): void {
+    if (!this.atLineStart) this.write("\n");
+    this.write(text + "\n");
+  }
+
+  private style(code: string, text: string): string {
+    return this.tty ? `\x1b[${code}m${text}\x1b[0m` : text;
+  }
+
+  event(e: AgentEvent): void {
+    switch (e.type) {
+      case "turn-started":
+        this.line(this.style("1", `── attempt ${e.turn} of ${e.maxTurns} ──`));
+        break;
+      case "token":
+        this.write(e.text);
+        break;
+      case "code-extracted":
+        if (e.invalid) this.line(this.style("31", "✗ no code block in this answer (invalid response)"));
+        break;
+      case "test-results": {
+        const failing = e.results.filter((r) => r.outcome !== "passed");
+        const iso = e.isolation ? ` [sandbox: ${e.isolation.mode}]` : "";
+        if (e.runError) this.line(this.style("31", `✗ tests could not run: ${e.runError}`));
+        else if (failing.length === 0) this.line(this.style("32", `✓ all ${e.results.length} public tests pass${iso}`));
+        else this.line(this.style("31", `✗ ${failing.length} of ${e.results.length} public tests fail (${[...new Set(failing.map((r) => r.outcome))].join(", ")})${iso}`));
+        break;
+      }
+      case "feedback":
+        this.line(this.style("2", "feedback to the model:"));
+        this.line(this.style("2", e.text.replace(/^/gm, "  │ ")));
+        break;
+      case "done":
+        break;
+    }
+  }
+
+  summary(t: Trajectory): void {
+    const final = t.final;
+    const verdict =
+      t.outcome === "solved"
+        ? this.style("32", `solved: the final code passes all ${final?.results.length ?? 0} tests (public and private)`)
+        : t.outcome === "cancelled"
+          ? "cancelled"
+          : this.style("31", `not solved: ${final?.code === "" ? "the last answer had no code" : `${final?.results.filter((r) => r.outcome !== "passed").length ?? 0} of ${final?.results.length ?? 0} tests fail`}`);
+    this.line(`${verdict} after ${t.turns.length} attempt(s), reward ${t.totalReward.toFixed(1)}, ${(t.wallMs / 1000).toFixed(1)} s`);
+    if (t.isolation?.mode === "none") this.line(this.style("33", "warning: model code ran UNISOLATED (--allow-unisolated)"));
+  }
+}
+
+export async function solveCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: "string" },
+        attempts: { type: "string" },
+        temperature: { type: "string" },
+        "top-p": { type: "string" },
+        "max-tokens": { type: "string" },
+        seed: { type: "string" },
+        threads: { type: "string" },
+        json: { type: "boolean" },
+        benchmarks: { type: "string" },
+        "allow-unisolated": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`rlef solve: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(`rlef solve: expected one problem file or set:task-id\n\n${USAGE}`);
+    return 2;
+  }
+  let task: Task;
+  let attempts: number, temperature: number, topP: number, maxTokens: number, seed: number, threads: number;
+  try {
+    task = await resolveTask(positionals[0], values.benchmarks);
+    attempts = positiveNumber(values.attempts, "attempts", 3);
+    temperature = positiveNumber(values.temperature, "temperature", 0.2);
+    topP = positiveNumber(values["top-p"], "top-p", 0.95);
+    maxTokens = positiveNumber(values["max-tokens"], "max-tokens", 512);
+    seed = positiveNumber(values.seed, "seed", 0);
+    threads = positiveNumber(values.threads, "threads", 0);
+    if (!Number.isInteger(attempts) || attempts < 1) throw new Error("--attempts must be a whole number >= 1");
+  } catch (e) {
+    process.stderr.write(`rlef solve: ${(e as Error).message}\n`);
+    return 2;
+  }
+
+  const replay = process.env.RLEF_REPLAY_POLICY;
+  const modelDir = values.model ?? demoModelPath(repoRoot());
+  if (!replay && !existsSync(join(modelDir, "config.json"))) {
+    process.stderr.write(`rlef solve: no model in ${modelDir} (expected config.json, tokenizer.json and onnx/model.onnx there)\n`);
+    return 2;
+  }
+  const sandbox = await createSandbox({ allowUnisolated: values["allow-unisolated"] === true }).catch((e: Error) => e);
+  if (sandbox instanceof Error) {
+    process.stderr.write(`rlef solve: ${sandbox.message}\n`);
+    return 2;
+  }
+  let policy: Policy | undefined;
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  try {
+    policy = replay ? loadReplayPolicy(replay) : await loadOnnxPolicy(modelDir, threads > 0 ? { intraOpThreads: threads } : {});
+    const view = values.json ? null : new LiveView(process.stdout);
+    if (view) {
+      process.stdout.write(`task ${task.id} (${task.kind}, ${"publicTests" in task ? task.publicTests.length : "workspace"} public test(s)); model ${policy.name}; sandbox ${sandbox.isolation.mode}\n`);
+      if (sandbox.isolation.mode === "none") process.stdout.write("warning: no isolation available; running model code UNISOLATED because --allow-unisolated was given\n");
+    }
+    const trajectory = await runAgentEpisode(task, policy, {
+      runTests: (t, code, which, signal) => runTests(t, code, { sandbox, which, signal }),
+      maxTurns: attempts,
+      sampling: { temperature, topP, maxTokens },
+      seed,
+      signal: controller.signal,
+      onEvent: (e) => view?.event(e),
+    });
+    if (view) view.summary(trajectory);
+    else process.stdout.write(JSON.stringify(trajectory, null, 2) + "\n");
+    return trajectory.outcome === "cancelled" ? 130 : 0;
+  } finally {
+    process.off("SIGINT", onSigint);
+    await policy?.unload();
+    await sandbox.dispose();
+  }
+}
