@@ -1,5 +1,6 @@
 // The table of `rlef` subcommands. Each command parses its own arguments.
 import { envServeCommand } from "./commands/env-serve";
+import { evalCommand } from "./commands/eval";
 import { modelsCommand } from "./commands/models";
 import { runTestsCommand } from "./commands/run-tests";
 import { solveCommand } from "./commands/solve";
@@ -13,6 +14,7 @@ export interface Command {
 
 export const commands: Command[] = [
   { name: "solve", summary: "run the agent on a problem file or set:task-id, live", run: solveCommand },
+  { name: "eval", summary: "multi-turn and single-turn solve rates (1@3, n@k) of a model on a set", run: evalCommand },
   { name: "verify", summary: "check every reference solution of a set through the whole pipeline", run: verifyCommand },
   { name: "run-tests", summary: "run one program against one task's tests in the sandbox", run: runTestsCommand },
   { name: "env", summary: "environment service: 'rlef env serve' (WebSocket)", run: (a) => runEnv(a) },

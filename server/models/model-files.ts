@@ -4,11 +4,11 @@
 import type { OnnxVariant } from "../policy/onnx/model-folder";
 import type { HubFile } from "./hub-listing";
 
-export const ONNX_VARIANTS: readonly OnnxVariant[] = ["fp32", "quantized", "q4"];
+export const ONNX_VARIANTS: readonly OnnxVariant[] = ["fp32", "fp16", "quantized", "q4"];
 
 const ROOT_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"];
 const REQUIRED_ROOT_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json"];
-const DECODER_STEM: Record<OnnxVariant, string> = { fp32: "model", quantized: "model_quantized", q4: "model_q4" };
+const DECODER_STEM: Record<OnnxVariant, string> = { fp32: "model", fp16: "model_fp16", quantized: "model_quantized", q4: "model_q4" };
 
 export function parseVariant(value: string): OnnxVariant {
   if (!(ONNX_VARIANTS as readonly string[]).includes(value)) {

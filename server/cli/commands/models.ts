@@ -7,7 +7,7 @@ import { listModels, removeModel, selectModel } from "../../models/model-cache";
 import { parseVariant } from "../../models/model-files";
 
 const USAGE = `usage:
-  rlef models download <owner/name> [--revision R] [--variant fp32|quantized|q4] [--select]
+  rlef models download <owner/name> [--revision R] [--variant fp32|fp16|quantized|q4] [--select]
   rlef models list
   rlef models select <name>
   rlef models remove <name>

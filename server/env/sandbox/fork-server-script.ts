@@ -12,6 +12,7 @@ PRISTINE_PATH = list(sys.path[1:])
 import builtins, ctypes, io, json, os, resource, shutil, signal
 
 IO = "/run/rlef-io"
+SERVER_FILE = __file__
 
 def main():
     # Non-dumpable: a run's program (same uid) can neither ptrace us nor read /proc/<us>/mem or fd.
@@ -123,19 +124,27 @@ def run_as_main(args):
         if args[0] == "-c":
             sys.argv = ["-c"] + args[2:]
             sys.path[:] = [""] + PRISTINE_PATH
-            exec(compile(args[1], "<string>", "exec"), main_module.__dict__)
+            code = compile(args[1], "<string>", "exec")
         else:
-            import runpy
             sys.argv = list(args)
             sys.path[:] = [os.path.dirname(os.path.abspath(args[0]))] + PRISTINE_PATH
-            runpy.run_path(args[0], run_name="__main__")
-        code = 0
+            path = os.path.abspath(args[0])  # as python3 FILE reports it since 3.9
+            with open(path, "rb") as source:
+                code = compile(source.read(), path, "exec")
+            main_module.__file__ = path
+        main_module.__cached__ = None
+        exec(code, main_module.__dict__)
+        status = 0
     except SystemExit as stop:
-        code = exit_code(stop.code)
-    except BaseException:
-        sys.excepthook(*sys.exc_info())
-        code = 1
-    return finish(code)
+        status = exit_code(stop.code)
+    except BaseException as error:
+        # Show the traceback a fresh interpreter would: without this server's own frames.
+        frames = error.__traceback__
+        while frames is not None and frames.tb_frame.f_code.co_filename == SERVER_FILE:
+            frames = frames.tb_next
+        sys.excepthook(type(error), error.with_traceback(frames), frames)
+        status = 1
+    return finish(status)
 
 def exit_code(value):
     if value is None:

@@ -9,6 +9,8 @@ import type { IsolationReport } from "../types";
 import { probeBwrap, writeSyntheticEtc } from "./bwrap";
 import { type CgroupV1Setup, isCgroupV1Host, sandboxGroupName, setUpCgroupV1, tearDownCgroupV1 } from "./cgroup-v1";
 import { type Backend, cancelledResult, checkSpec, executeRun } from "./execute";
+import { executeOnForkServer, forkableProgram, forkServerFolder } from "./fork-exec";
+import { PythonForkServer } from "./fork-server";
 import { findOnPath } from "./interpreter";
 import { probeFileBlockBytes } from "./launcher";
 import { AbortedWhileQueued, WorkerPool } from "./pool";
@@ -27,6 +29,11 @@ export interface SandboxOptions {
   allowUnisolated?: boolean;
   /** Programs running at once. Default: os.availableParallelism(). */
   workers?: number;
+  /**
+   * Run plain `python3 -c CODE` / `python3 FILE` execs on a pre-started Python per worker that forks a
+   * child per run (fork-server.ts says what is and is not per run). Needs bwrap and both cgroups.
+   */
+  forkServer?: boolean;
 }
 
 export class UnisolatedConsentError extends Error {
@@ -105,23 +112,41 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
       etcDir,
       programs: new ProgramResolver(),
     };
-    return new PooledSandbox(backend, pool, stateDir);
+    let forkServer: ForkServerSetup | null = null;
+    if (opts.forkServer) {
+      if (!bwrapPath || !fullCgroups) {
+        throw new Error(`sandbox: forkServer needs bubblewrap and memory + pids cgroups; here: ${JSON.stringify(isolation)}`);
+      }
+      const python = await backend.programs.resolve("python3", []);
+      forkServer = { bwrapPath, python: python.execPath, pythonMount: python.mount };
+    }
+    return new PooledSandbox(backend, pool, stateDir, forkServer);
   } catch (error) {
     await rm(stateDir, { recursive: true, force: true });
     throw error;
   }
 }
 
+interface ForkServerSetup {
+  bwrapPath: string;
+  python: string;
+  pythonMount: string | null;
+}
+
 class PooledSandbox implements Sandbox {
   private disposed = false;
   private runCounter = 0;
+  private serverCounter = 0;
   private readonly stopAll = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly idleServers: PythonForkServer[] = [];
+  private readonly servers = new Set<PythonForkServer>();
 
   constructor(
     private readonly backend: Backend,
     private readonly pool: WorkerPool,
     private readonly stateDir: string,
+    private readonly forkServer: ForkServerSetup | null,
   ) {}
 
   get isolation(): IsolationReport {
@@ -133,7 +158,7 @@ class PooledSandbox implements Sandbox {
     checkSpec(spec); // malformed specs fail at once, not after waiting for a worker
     const signal = spec.signal ? AbortSignal.any([spec.signal, this.stopAll.signal]) : this.stopAll.signal;
     const runName = `run-${++this.runCounter}`;
-    const running = this.pool.run(() => executeRun(this.backend, spec, runName, signal), signal);
+    const running = this.pool.run(() => this.execOnWorker(spec, runName, signal), signal);
     this.inFlight.add(running);
     try {
       return await running;
@@ -145,12 +170,47 @@ class PooledSandbox implements Sandbox {
     }
   }
 
+  private async execOnWorker(spec: ExecSpec, runName: string, signal: AbortSignal): Promise<ExecResult> {
+    const program = this.forkServer ? await forkableProgram(this.backend, spec, this.forkServer.python) : null;
+    if (!this.forkServer || !program) return executeRun(this.backend, spec, runName, signal);
+    const server = await this.takeServer(this.forkServer);
+    try {
+      return await executeOnForkServer(this.backend, server, spec, program, runName, signal);
+    } finally {
+      if (server.alive && !this.disposed) this.idleServers.push(server);
+      else await this.retire(server);
+    }
+  }
+
+  /** An idle live server; the pool's limit keeps their number at most `workers`. */
+  private async takeServer(setup: ForkServerSetup): Promise<PythonForkServer> {
+    for (let server = this.idleServers.pop(); server; server = this.idleServers.pop()) {
+      if (server.alive) return server;
+      await this.retire(server);
+    }
+    const server = await PythonForkServer.start({
+      ...setup,
+      etcDir: this.backend.etcDir,
+      fileBlockBytes: this.backend.fileBlockBytes,
+      folder: forkServerFolder(this.stateDir, ++this.serverCounter),
+    });
+    this.servers.add(server);
+    return server;
+  }
+
+  private async retire(server: PythonForkServer): Promise<void> {
+    this.servers.delete(server);
+    await server.dispose();
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     this.stopAll.abort();
     this.pool.rejectQueued(new AbortedWhileQueued());
     await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.servers].map((server) => this.retire(server)));
+    this.idleServers.length = 0;
     if (this.backend.cgroups) await tearDownCgroupV1(this.backend.cgroups);
     await rm(this.stateDir, { recursive: true, force: true });
   }

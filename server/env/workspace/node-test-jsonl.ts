@@ -59,7 +59,10 @@ function outcomeOf(line: TestLine): Outcome {
 export function parseNodeTestJsonLines(text: string, context: ReportContext): ReportedTest[] {
   const tests: Array<ReportedTest & { file: string | null }> = [];
   const output = new Map<string | null, string>();
-  text.split("\n").forEach((raw, index) => {
+  const lines = text.split("\n");
+  // The reporter writes as tests finish; a run stopped mid-write leaves a cut last line, which says nothing.
+  if (!text.endsWith("\n")) lines.pop();
+  lines.forEach((raw, index) => {
     if (raw.trim() === "") return;
     let parsed: unknown;
     try {

@@ -160,6 +160,7 @@ async function decode(
 }
 
 function promptIds(model: LoadedModel, prompt: PolicyPrompt): number[] {
+  if (typeof prompt !== "object" || prompt === null) throw new Error("a prompt must be {messages} or {tokenIds}");
   if ("messages" in prompt) return encodeChat(model, prompt.messages);
   if (!("tokenIds" in prompt)) throw new Error("a prompt needs either messages or tokenIds");
   const ids = prompt.tokenIds;

@@ -56,7 +56,7 @@ test("bad arguments print the usage and exit 2; failures exit 1 with the reason"
   assert.equal((await rlefModels("list", "--bogus")).code, 2);
   const badVariant = await rlefModels("download", REPO, "--variant", "int3");
   assert.equal(badVariant.code, 1);
-  assert.match(badVariant.stderr, /unknown ONNX variant "int3"; choose one of fp32, quantized, q4/);
+  assert.match(badVariant.stderr, /unknown ONNX variant "int3"; choose one of fp32, fp16, quantized, q4/);
   const missing = await rlefModels("select", "nothing-here");
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no model named "nothing-here"/);

@@ -146,6 +146,9 @@ test("invalid options and prompts fail the generation with a clear error and no 
     [[{ tokenIds: [1, 99_999_999] }, {}], /tokenIds\[1\]/],
     [[{ tokenIds: [1, -1] }, {}], /tokenIds\[1\]/],
     [[{ tokenIds: [1.5] }, {}], /tokenIds\[0\]/],
+    [[{ tokenIds: "1 2 3" as unknown as number[] }, {}], /non-empty array/],
+    [[null as unknown as { tokenIds: number[] }, {}], /a prompt must be/],
+    [[{} as unknown as { tokenIds: number[] }, {}], /either messages or tokenIds/],
   ];
   for (const [args, message] of cases) {
     const generation = policy.generate(...args);
@@ -200,6 +203,18 @@ test("a root-level model.onnx, as optimum writes it, is accepted", async () => {
   const b = await policy.generate({ messages: TASK }, { temperature: 0, maxTokens: 8 }).result;
   assert.deepEqual(a.completionTokenIds, b.completionTokenIds);
   await rootLevel.unload();
+});
+
+test("generation stops with finish reason length at the model's context window", async () => {
+  const dir = copyOfTiny("short-context");
+  const ids = await policy.encodeChat(TASK);
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...readConfig(tiny), max_position_embeddings: ids.length + 5 }));
+  const short = await loadOnnxPolicy(dir, { intraOpThreads: 1 });
+  const result = await short.generate({ tokenIds: ids }, { temperature: 0, maxTokens: 100 }).result;
+  assert.equal(result.finishReason, "length");
+  assert.equal(result.promptTokenIds.length + result.completionTokenIds.length, ids.length + 5);
+  await assert.rejects(short.generate({ tokenIds: [...ids, ...ids] }).result, /takes at most .* positions/);
+  await short.unload();
 });
 
 test("broken model folders fail at load, naming the file and the problem", async () => {

@@ -1,0 +1,113 @@
+// The pre-started Python per worker: same observable behaviour as a fresh interpreter, same limits,
+// and nothing of one run visible to the next run on the same worker.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createSandbox } from "../../../server/env/sandbox/index";
+import type { ExecSpec, Sandbox } from "../../../server/env/sandbox/types";
+
+let forked: Sandbox;
+let fresh: Sandbox;
+before(async () => {
+  forked = await createSandbox({ mode: "bwrap", workers: 1, forkServer: true });
+  fresh = await createSandbox({ mode: "bwrap", workers: 1 });
+});
+after(async () => {
+  await forked?.dispose();
+  await fresh?.dispose();
+});
+
+const limits = { wallMs: 15_000 };
+
+const programs: Array<[string, ExecSpec]> = [
+  ["stdin, argv and cwd", { argv: ["python3", "-c", "import sys, os; print(sys.argv, os.getcwd(), sys.stdin.read()[::-1])", "a", "b"], stdin: "olleh", limits }],
+  ["a script file with arguments", { argv: ["python3", "main.py", "--flag"], files: { "main.py": "import sys\nprint(__name__, __file__, sys.argv)\n" }, limits }],
+  ["an uncaught exception in a file", { argv: ["python3", "main.py"], files: { "main.py": "def f():\n    raise ValueError('boom')\nf()\n" }, limits }],
+  ["an uncaught exception in -c", { argv: ["python3", "-c", "x = 1\nprint('before', flush=True)\n1 / 0"], limits }],
+  ["a syntax error", { argv: ["python3", "-c", "def f(:\n  pass"], limits }],
+  ["sys.exit with a message", { argv: ["python3", "-c", "import sys; sys.exit('bad input')"], limits }],
+  ["sys.exit with a code", { argv: ["python3", "-c", "import sys; print('x'); sys.exit(4)"], limits }],
+  ["atexit handlers and non-daemon threads", { argv: ["python3", "-c", "import atexit, threading, time\natexit.register(print, 'atexit ran')\nthreading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()"], limits }],
+  ["the environment", { argv: ["python3", "-c", "import os; print(sorted(os.environ.items()))"], env: { ANSWER: "42" }, limits }],
+  ["unicode output", { argv: ["python3", "-c", "print('héllo ✓'); import sys; print('err ✓', file=sys.stderr)"], limits }],
+];
+
+for (const [name, spec] of programs) {
+  test(`a fork-server run matches a fresh interpreter: ${name}`, async () => {
+    const [a, b] = await Promise.all([forked.exec(spec), fresh.exec(spec)]);
+    assert.ok(a.isolation.enforced.includes("fork-server"));
+    assert.ok(!b.isolation.enforced.includes("fork-server"));
+    assert.equal(a.stdout.toString(), b.stdout.toString());
+    assert.equal(a.stderr.toString(), b.stderr.toString());
+    assert.equal(a.exitCode, b.exitCode);
+    assert.equal(a.termination, b.termination);
+  });
+}
+
+test("run N's changes to builtins, sys.modules, cwd, environment, /tmp and /work are invisible to run N+1", async () => {
+  const mutate = [
+    "import builtins, sys, os, json",
+    "builtins.len = lambda x: -1",
+    "builtins.LEAKED = True",
+    "sys.modules['json'] = None",
+    "sys.modules['leaked_module'] = sys",
+    "sys.path.insert(0, '/leaked')",
+    "os.environ['LEAKED'] = '1'; os.putenv('LEAKED_PUT', '1')",
+    "open('/tmp/leaked', 'w').write('x'); os.makedirs('/tmp/d/e'); os.chmod('/tmp/d', 0)",
+    "open('/dev/shm/leaked', 'w').write('x')",
+    "open('leaked.txt', 'w').write('x')",
+    "os.chdir('/tmp')",
+    "print('mutated')",
+  ].join("\n");
+  const first = await forked.exec({ argv: ["python3", "-c", mutate], limits });
+  assert.equal(first.stdout.toString(), "mutated\n", first.stderr.toString());
+  const check = [
+    "import builtins, sys, os, json",
+    "print(len([1, 2]), hasattr(builtins, 'LEAKED'), json.dumps(1), 'leaked_module' in sys.modules, '/leaked' in sys.path)",
+    "print(os.getcwd(), 'LEAKED' in os.environ, 'LEAKED_PUT' in os.environ)",
+    "print(sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm')), sorted(os.listdir('.')))",
+  ].join("\n");
+  const second = await forked.exec({ argv: ["python3", "-c", check], limits });
+  assert.equal(second.stdout.toString(), "2 False 1 False False\n/work False False\n[] [] []\n", second.stderr.toString());
+});
+
+test("limits hold on the fork server: timeout, memory, processes, output", async () => {
+  const slow = await forked.exec({ argv: ["python3", "-c", "while True: pass"], limits: { wallMs: 500 } });
+  assert.equal(slow.termination, "timeout");
+  const hungry = await forked.exec({ argv: ["python3", "-c", "x = bytearray(300 * 1024 * 1024)"], limits: { wallMs: 10_000, memoryBytes: 64 * 1024 * 1024 } });
+  assert.equal(hungry.termination, "memory");
+  const forks = await forked.exec({
+    argv: ["python3", "-c", "import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            import time; time.sleep(30)\n        n += 1\nexcept OSError: print(n)"],
+    limits: { wallMs: 10_000, maxProcesses: 8 },
+  });
+  assert.equal(forks.stdout.toString(), "7\n", forks.stderr.toString());
+  const chatty = await forked.exec({ argv: ["python3", "-c", "print('x' * 100000)"], limits: { wallMs: 10_000, outputBytes: 1000 } });
+  assert.equal(chatty.stdout.length, 1000);
+  assert.equal(chatty.stdoutTruncated, true);
+  const after = await forked.exec({ argv: ["python3", "-c", "print('still serving')"], limits });
+  assert.equal(after.stdout.toString(), "still serving\n");
+});
+
+test("a program cannot read the server's memory, open its protocol pipe, and killing it only ends its own run", async () => {
+  const probe = [
+    "import os",
+    "for path in [f'/proc/{os.getppid()}/mem', f'/proc/{os.getppid()}/environ']:",
+    "    try: open(path, 'rb').read(1); print('read', path)",
+    "    except OSError: print('denied')",
+    "try: open(f'/proc/{os.getppid()}/fd/1', 'w').write('{\"exit\": 0}\\n'); print('wrote to the server protocol')",
+    "except OSError: print('denied')",
+  ].join("\n");
+  const result = await forked.exec({ argv: ["python3", "-c", probe], limits });
+  assert.equal(result.stdout.toString(), "denied\ndenied\ndenied\n", result.stderr.toString());
+  const killer = await forked.exec({ argv: ["python3", "-c", "import os, signal; os.kill(os.getppid(), signal.SIGKILL)"], limits });
+  assert.equal(killer.termination, "signaled");
+  const next = await forked.exec({ argv: ["python3", "-c", "print('new server')"], limits });
+  assert.equal(next.stdout.toString(), "new server\n");
+});
+
+test("programs the fork server does not handle run in a fresh sandbox", async () => {
+  const module = await forked.exec({ argv: ["python3", "-m", "json.tool"], stdin: "[1]", limits });
+  assert.equal(module.stdout.toString(), "[\n    1\n]\n");
+  assert.ok(!module.isolation.enforced.includes("fork-server"));
+  const node = await forked.exec({ argv: ["node", "-e", "console.log(1)"], limits });
+  assert.ok(!node.isolation.enforced.includes("fork-server"));
+});
