@@ -1,9 +1,10 @@
-// Executions per second of a trivial Python program through the sandbox, against bare child_process.spawn
-// of the same resolved interpreter binary, both at concurrency = cores, measured in the same run.
+// Executions per second of a trivial Python program through the sandbox (a fresh sandbox per run, and the
+// pre-started fork server per worker), against bare child_process.spawn of the same resolved interpreter
+// binary, all at concurrency = cores, measured in the same run.
 // Usage: node --import tsx bench/sandbox-throughput.ts [runs per phase, default 200]
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { createSandbox, resolveInterpreter } from "../server/env/sandbox/index";
+import { createSandbox, resolveInterpreter, type Sandbox } from "../server/env/sandbox/index";
 
 const PROGRAM = "print(sum(range(100)))";
 const EXPECTED = "4950\n";
@@ -42,34 +43,44 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   const python = await resolveInterpreter("python3");
   const sandbox = await createSandbox({ workers: cores });
+  const forking = await createSandbox({ workers: cores, forkServer: true });
   try {
-    const sandboxRun = async () => {
-      const result = await sandbox.exec({ argv: [python, "-c", PROGRAM], limits: { wallMs: 30_000 } });
+    const through = (box: Sandbox) => async () => {
+      const result = await box.exec({ argv: [python, "-c", PROGRAM], limits: { wallMs: 30_000 } });
       if (result.termination !== "exited" || result.stdout.toString() !== EXPECTED) {
         throw new Error(`sandbox run failed: ${result.termination} ${result.stderr.toString()}`);
       }
     };
+    const sandboxRun = through(sandbox);
+    const forkRun = through(forking);
     // Warm both paths (page cache, the interpreter probe) before measuring.
     await throughput(cores * 2, cores, () => bareRun(python));
     await throughput(cores * 2, cores, sandboxRun);
+    await throughput(cores * 2, cores, forkRun);
     // Interleave the phases so that load from other processes on the machine hits both alike.
     const bare: number[] = [];
     const sandboxed: number[] = [];
+    const forked: number[] = [];
     for (let round = 0; round < 3; round++) {
       bare.push(await throughput(Math.ceil(runs / 3), cores, () => bareRun(python)));
       sandboxed.push(await throughput(Math.ceil(runs / 3), cores, sandboxRun));
+      forked.push(await throughput(Math.ceil(runs / 3), cores, forkRun));
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const bareRate = median(bare);
     const sandboxRate = median(sandboxed);
+    const forkRate = median(forked);
     console.log(`interpreter: ${python}`);
     console.log(`isolation: ${sandbox.isolation.mode} [${sandbox.isolation.enforced.join(", ")}]`);
     console.log(`concurrency: ${cores}, runs per phase: ${runs} (3 interleaved rounds, median)`);
     console.log(`bare spawn:  ${bareRate.toFixed(1)} exec/s  (rounds: ${bare.map((x) => x.toFixed(1)).join(", ")})`);
     console.log(`sandbox:     ${sandboxRate.toFixed(1)} exec/s  (rounds: ${sandboxed.map((x) => x.toFixed(1)).join(", ")})`);
+    console.log(`fork server: ${forkRate.toFixed(1)} exec/s  (rounds: ${forked.map((x) => x.toFixed(1)).join(", ")})`);
     console.log(`ratio sandbox/bare: ${(sandboxRate / bareRate).toFixed(2)}x`);
+    console.log(`ratio fork-server/bare: ${(forkRate / bareRate).toFixed(2)}x`);
   } finally {
     await sandbox.dispose();
+    await forking.dispose();
   }
 }
 

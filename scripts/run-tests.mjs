@@ -1,5 +1,5 @@
 // Runs node's test runner over every `*.test.ts` under the given folders (Node 20 has no globs).
-// Usage: node scripts/run-tests.mjs test/unit [more folders] [-- extra node --test flags]
+// Usage: node scripts/run-tests.mjs test/unit [more folders or files] [-- extra node --test flags]
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -10,6 +10,7 @@ const folders = sep < 0 ? args : args.slice(0, sep);
 const extra = sep < 0 ? [] : args.slice(sep + 1);
 
 function find(dir) {
+  if (!statSync(dir).isDirectory()) return dir.endsWith(".test.ts") ? [dir] : [];
   const out = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);

@@ -63,7 +63,7 @@ test("malformed lines are MalformedReportErrors naming the line", () => {
   ];
   for (const [text, message] of cases) {
     assert.throws(
-      () => parseNodeTestJsonLines(text, context),
+      () => parseNodeTestJsonLines(text.endsWith("\n") ? text : `${text}\n`, context),
       (error: unknown) => error instanceof MalformedReportError && message.test(error.message) && /node --test JSON lines/.test(error.message),
       text,
     );
