@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   // Workspace fixtures are sample user projects (CommonJS, jest globals), run by their own test runners.
-  { ignores: ["dist/**", "node_modules/**", ".tools/**", "trainer/**", "out/**", "test/fixtures/workspaces/**"] },
+  { ignores: ["dist/**", "node_modules/**", ".tools/**", ".venv/**", "trainer/**", "out/**", "models/**", "test-results/**", "test/fixtures/**", "test/e2e/fixtures/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

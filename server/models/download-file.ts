@@ -26,6 +26,8 @@ export interface FileDownload {
   signal?: AbortSignal;
   /** How many times a dropped transfer is resumed before giving up. Default 3. */
   maxResumes?: number;
+  /** The commit the listing resolved to; the Hub's X-Repo-Commit header must agree. */
+  expectedCommit?: string;
 }
 
 const MAX_REDIRECTS = 5;
@@ -108,6 +110,11 @@ async function request(download: FileDownload, from: number): Promise<Response> 
     } catch (error) {
       if (download.signal?.aborted) throw new Error(`download of ${download.url} cancelled`);
       throw new TransferInterrupted(`cannot reach ${url.origin}${url.pathname}: ${describeCause(error)}`);
+    }
+    const commit = response.headers.get("x-repo-commit");
+    if (download.expectedCommit !== undefined && commit !== null && commit !== download.expectedCommit) {
+      await response.body?.cancel();
+      throw new Error(`${download.url} is served from commit ${commit}, not the listed ${download.expectedCommit}; the endpoint is inconsistent`);
     }
     const location = response.headers.get("location");
     if (response.status >= 300 && response.status < 400 && location !== null) {

@@ -57,6 +57,7 @@ export async function downloadModel(request: ModelDownloadRequest): Promise<Inst
         // Pinned to the listed commit, so a push during the download cannot mix two versions.
         url: `${request.hub.endpoint}/${request.repo}/resolve/${listing.commit}/${file.path.split("/").map(encodeURIComponent).join("/")}`,
         hubHeaders: hubHeaders(request.hub),
+        expectedCommit: listing.commit,
         destination,
         expected: file.lfsSha256 !== undefined ? { size: file.size, sha256: file.lfsSha256 } : { size: file.size, gitBlobSha1: file.blobId },
         onProgress: (done, total) =>

@@ -89,6 +89,13 @@ export interface Generation extends AsyncIterable<GeneratedToken> {
   readonly result: Promise<GenerationResult>;
 }
 
+/** A finished turn, to build the next turn's prompt from (see `Policy.encodeNextTurn`). */
+export interface NextTurnHistory {
+  /** The conversation that was the previous turn's prompt. */
+  messages: readonly ChatMessage[];
+  result: Pick<GenerationResult, "text" | "promptTokenIds" | "completionTokenIds">;
+}
+
 export interface Policy {
   /** Human-readable name of the loaded model (folder name or server model id). */
   readonly name: string;
@@ -100,6 +107,12 @@ export interface Policy {
   generate(prompt: PolicyPrompt, options?: SamplingOptions): Generation;
   /** The ids the chat template gives a conversation (what `generate({messages})` feeds the model). */
   encodeChat(messages: readonly ChatMessage[]): Promise<number[]>;
+  /**
+   * Token-in/token-out prompt of the next turn: `history.result`'s prompt and completion ids
+   * unchanged, then the ids of what the chat template adds for the reply's end and `newMessages`.
+   * Optional: backends that only take text (OpenAI-compatible servers) do not have it.
+   */
+  encodeNextTurn?(history: NextTurnHistory, newMessages: readonly ChatMessage[]): Promise<number[]>;
   /** Whether the weights are in memory now (false after an idle unload, until the next generate). */
   isLoaded(): boolean;
   /** Releases the model and its native memory; a later `generate` loads it again. */

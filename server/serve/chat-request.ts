@@ -29,7 +29,7 @@ export function parseChatRequest(body: unknown, servedModel: string): ChatComple
   if (model !== servedModel) {
     throw new ApiError(404, `The model '${model}' does not exist; this server serves '${servedModel}'`, "invalid_request_error", "model", "model_not_found");
   }
-  const n = optionalInteger(fields, "n", 1, 1);
+  const n = optionalInteger(fields, "n", 1, 128);
   if (n !== undefined && n !== 1) throw invalidRequest("only n = 1 is supported", "n");
   for (const unsupported of ["tools", "functions", "tool_choice", "response_format"]) {
     if (fields[unsupported] !== undefined && fields[unsupported] !== null) {

@@ -235,5 +235,7 @@ function sendError(res: ServerResponse, error: ApiError): void {
     return;
   }
   if (res.destroyed) return;
+  // A refused upload may still be arriving: close the connection rather than leave it unusable.
+  if (error.status === 413) res.setHeader("Connection", "close");
   sendJson(res, error.status, apiErrorBody(error));
 }

@@ -51,6 +51,8 @@ export interface EnvServiceOptions {
   maxQueuedRuns?: number;
   /** Inline workspace tasks name folders on this machine; off unless the operator allows them. */
   allowWorkspaceTasks?: boolean;
+  /** A connection that has not authenticated within this time is closed (4401). Default 10 s. */
+  authTimeoutMs?: number;
 }
 
 export interface EnvService {
@@ -302,6 +304,13 @@ export async function startEnvService(options: EnvServiceOptions): Promise<EnvSe
   wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
     const conn: Connection = { ws, authenticated: bearerMatches(req.headers.authorization, tokenDigest), episodes: new Set() };
     connections.add(conn);
+    if (!conn.authenticated) {
+      const timer = setTimeout(() => {
+        if (!conn.authenticated) ws.close(4401, "no hello with the token in time");
+      }, options.authTimeoutMs ?? 10_000);
+      timer.unref();
+      ws.once("close", () => clearTimeout(timer));
+    }
     ws.on("message", (data) => onMessage(conn, data));
     ws.on("error", () => ws.terminate());
     ws.on("close", () => {

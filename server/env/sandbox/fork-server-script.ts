@@ -5,6 +5,8 @@
 // A child waits on a pipe until the host has moved it into the run's cgroups, then becomes the program:
 // fresh stdio (a stdin file and two FIFOs the host reads), rlimits, /work as cwd, the run's environment,
 // sys.modules as it was before the server imported anything of its own, and the program as __main__.
+// Nothing of a run ever enters the server's own memory (which every later child inherits a copy of):
+// the child reads its request from a file after the fork, and a throwaway child wipes what it left.
 export const FORK_SERVER_SCRIPT = String.raw`
 import sys
 PRISTINE_MODULES = frozenset(sys.modules)
@@ -23,7 +25,7 @@ def main():
         request = reader.next()
         if request is None:
             return
-        serve(request["run"], reader)
+        serve(reader)
 
 class LineReader:
     def __init__(self, fd):
@@ -42,12 +44,12 @@ def send(message):
     while data:
         data = data[os.write(1, data):]
 
-def serve(run, reader):
+def serve(reader):
     go_read, go_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(go_write)
-        become_program(run, go_read)
+        become_program(go_read)
     os.close(go_read)
     send({"pid": pid})
     answer = reader.next()
@@ -61,35 +63,74 @@ def serve(run, reader):
     answer = reader.next()  # the host says every process of the run is dead
     if answer is None:
         sys.exit(0)
-    for folder in ("/tmp", "/dev/shm"):
-        wipe(folder)
+    cleaner = os.fork()
+    if cleaner == 0:
+        try:
+            for folder in ("/tmp", "/dev/shm"):
+                wipe(folder)
+            remove_sysv_ipc()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(cleaner, 0)
+    if status != 0:
+        # Something of the last run could not be removed: end this server; the host starts a clean one.
+        sys.exit(1)
     send({"ready": True})
 
-def wipe(folder):
-    def force(function, path, _):
+def remove_sysv_ipc():
+    # Shared memory, message queues and semaphores outlive their creator within the worker's IPC namespace.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for table, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("msg", lambda i: libc.msgctl(i, 0, None)),
+                          ("sem", lambda i: libc.semctl(i, 0, 0))):
         try:
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            function(path)
+            with open("/proc/sysvipc/" + table) as listing:
+                rows = listing.read().splitlines()[1:]
         except OSError:
-            pass
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1:
+                remove(int(fields[1]))  # IPC_RMID on the id column
+
+def wipe(folder):
+    # The program may have made folders unreadable to itself (chmod 0): open them up top-down first.
+    for root, dirs, _ in os.walk(folder):
+        for name in dirs:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700)
+    for name in os.listdir(folder):
         path = os.path.join(folder, name)
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=force)
+            shutil.rmtree(path)
         else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            os.unlink(path)
 
-def become_program(run, go_read):
+def remove_sysv_ipc():
+    # Shared memory, message queues and semaphores outlive their creator within the worker's IPC namespace.
+    libc = ctypes.CDLL(None, use_errno=True)
+    removers = {"shm": lambda i: libc.shmctl(i, 0, None), "msg": lambda i: libc.msgctl(i, 0, None), "sem": lambda i: libc.semctl(i, 0, 0)}
+    for table, remove in removers.items():
+        for ipc_id in sysv_ids(table):
+            remove(ipc_id)  # IPC_RMID
+        if sysv_ids(table):
+            raise RuntimeError("SysV IPC objects survived removal")
+
+def sysv_ids(table):
     try:
-        os.read(go_read, 1)
+        with open("/proc/sysvipc/" + table) as listing:
+            rows = listing.read().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(row.split()[1]) for row in rows if len(row.split()) > 1]
+
+def become_program(go_read):
+    try:
+        if os.read(go_read, 1) != b"g":
+            os._exit(125)
+        with open(os.path.join(IO, "request"), "rb") as request:
+            run = json.loads(request.read())
         os.setsid()
         for fd, name, flags in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY), (2, "stderr", os.O_WRONLY)):
             opened = os.open(os.path.join(IO, name), flags)

@@ -157,6 +157,7 @@ export class PythonForkServer {
     await mkdir(io, { recursive: true });
     execFileSync("mkfifo", ["-m", "0666", join(io, "stdout"), join(io, "stderr")]);
     await writeFile(join(io, "stdin"), "", { mode: 0o644 });
+    await writeFile(join(io, "request"), "{}", { mode: 0o644 });
     const script = join(options.folder, "fork-server.py");
     await writeFile(script, FORK_SERVER_SCRIPT);
     const stdout = new FifoReader(join(io, "stdout"));
@@ -244,6 +245,11 @@ export class PythonForkServer {
     const work = join(this.folder, "work");
     for (const entry of await readdir(work)) await rm(join(work, entry), { recursive: true, force: true });
     await writeFile(join(this.folder, "io", "stdin"), run.stdin);
+    // The child reads its request after the fork: the server itself never holds a run's data.
+    await writeFile(
+      join(this.folder, "io", "request"),
+      JSON.stringify({ args: run.args, env: run.env, cpuSeconds: Math.max(1, Math.ceil(run.cpuMs / 1000)), fileBytes: run.fileBytes }),
+    );
     for (const [path, content] of Object.entries(run.files)) {
       await mkdir(join(work, path, ".."), { recursive: true, mode: 0o777 });
       await writeFile(join(work, path), content, { mode: 0o666 });
@@ -253,9 +259,7 @@ export class PythonForkServer {
     this.stdout.start();
     this.stderr.start();
 
-    this.send({
-      run: { args: run.args, env: run.env, cpuSeconds: Math.max(1, Math.ceil(run.cpuMs / 1000)), fileBytes: run.fileBytes },
-    });
+    this.send({ fork: true });
     const forked = await this.next(SERVER_ANSWER_MS);
     const outcome: ForkRunOutcome = {
       exitCode: null,

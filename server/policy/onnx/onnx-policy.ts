@@ -21,6 +21,7 @@ import type {
 } from "../types";
 import { compileChatTemplate, type ChatTemplateRenderer } from "./chat-template";
 import { openDecoderSession, type DecoderSession } from "./kv-cache-decoder";
+import { encodeNextTurn } from "./next-turn";
 import { readModelFolder, type ModelFolder, type OnnxVariant } from "./model-folder";
 import { IncrementalDetokenizer, loadTokenizer, type ModelTokenizer } from "./tokenizer";
 
@@ -55,6 +56,7 @@ export async function loadOnnxPolicy(folderPath: string, options: OnnxPolicyOpti
   return {
     name: basename(folderPath),
     encodeChat: async (messages) => encodeChat(model, messages),
+    encodeNextTurn: async (history, newMessages) => encodeNextTurn(renderChat, tokenizer, history, newMessages),
     unload: () => session.unload(),
     isLoaded: () => session.isLoaded,
     generate(prompt, sampling = {}) {

@@ -30,9 +30,13 @@ before(async () => {
     stdio: ["pipe", "pipe", "inherit"],
   });
   conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-  conn.onNotification((method, params) => notifications.push({ method, params }));
+  conn.onNotification((method, params) => {
+    notifications.push({ method, params });
+  });
   conn.onRequest("window/workDoneProgress/create", () => null);
-  conn.onNotification("$/progress", (p) => progress.push(p));
+  conn.onNotification("$/progress", (p) => {
+    progress.push(p);
+  });
   conn.listen();
   const init = (await conn.sendRequest("initialize", {
     processId: process.pid,

@@ -93,6 +93,7 @@ export function dropAfter(transcript: Transcript, pieces: number): Step {
 export function stallAfter(transcript: Transcript, pieces: number, ms: number, keepAlive = false): Step {
   return async (_req, res) => {
     res.writeHead(transcript.status, transcript.headers);
+    res.flushHeaders();
     for (const piece of transcript.body.slice(0, pieces)) res.write(piece);
     const until = Date.now() + ms;
     while (Date.now() < until && !res.destroyed) {

@@ -43,7 +43,7 @@ for (const [name, spec] of programs) {
   });
 }
 
-test("run N's changes to builtins, sys.modules, cwd, environment, /tmp and /work are invisible to run N+1", async () => {
+test("run N's changes to builtins, sys.modules, cwd, environment, /tmp, /work and SysV IPC are invisible to run N+1", async () => {
   const mutate = [
     "import builtins, sys, os, json",
     "builtins.len = lambda x: -1",
@@ -55,6 +55,7 @@ test("run N's changes to builtins, sys.modules, cwd, environment, /tmp and /work
     "open('/tmp/leaked', 'w').write('x'); os.makedirs('/tmp/d/e'); os.chmod('/tmp/d', 0)",
     "open('/dev/shm/leaked', 'w').write('x')",
     "open('leaked.txt', 'w').write('x')",
+    "import ctypes; libc = ctypes.CDLL(None); assert libc.shmget(0x5eed, 4096, 0o1666) >= 0",
     "os.chdir('/tmp')",
     "print('mutated')",
   ].join("\n");
@@ -65,9 +66,36 @@ test("run N's changes to builtins, sys.modules, cwd, environment, /tmp and /work
     "print(len([1, 2]), hasattr(builtins, 'LEAKED'), json.dumps(1), 'leaked_module' in sys.modules, '/leaked' in sys.path)",
     "print(os.getcwd(), 'LEAKED' in os.environ, 'LEAKED_PUT' in os.environ)",
     "print(sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm')), sorted(os.listdir('.')))",
+    "print(len(open('/proc/sysvipc/shm').read().splitlines()) - 1)",
   ].join("\n");
   const second = await forked.exec({ argv: ["python3", "-c", check], limits });
-  assert.equal(second.stdout.toString(), "2 False 1 False False\n/work False False\n[] [] []\n", second.stderr.toString());
+  assert.equal(second.stdout.toString(), "2 False 1 False False\n/work False False\n[] [] []\n0\n", second.stderr.toString());
+});
+
+test("run N's program text and environment never reach the memory run N+1 inherits", async () => {
+  const secret = `rlef-private-${Date.now()}-9f3a`;
+  await forked.exec({ argv: ["python3", "-c", `x = '${secret}'`], env: { PRIVATE: secret }, files: { "data.txt": secret }, limits });
+  // Scan this run's whole memory (inherited from the server) for the earlier run's secret, against a
+  // control needle built the same way that no run ever used, and a positive control the server holds.
+  const scan = [
+    "import uuid",
+    "def count(needle):",
+    "    total = 0",
+    "    with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb') as mem:",
+    "        for line in maps:",
+    "            span, perms = line.split()[:2]",
+    "            start, end = (int(x, 16) for x in span.split('-'))",
+    "            if 'r' not in perms or end - start > 1 << 30: continue",
+    "            try:",
+    "                mem.seek(start); total += mem.read(end - start).count(needle)",
+    "            except (OSError, OverflowError, ValueError): pass",
+    "    return total",
+    `secret = b'rlef-private-' + '${secret.slice("rlef-private-".length)}'.encode()`,
+    "control = b'rlef-private-' + (str(uuid.uuid4().int % 10**13) + '-9f3a').encode()",
+    "print(count(secret) - count(control), count(b'PRISTINE_' + b'MODULES') > 0)",
+  ].join("\n");
+  const result = await forked.exec({ argv: ["python3", "-c", scan], limits });
+  assert.equal(result.stdout.toString(), "0 True\n", result.stderr.toString());
 });
 
 test("limits hold on the fork server: timeout, memory, processes, output", async () => {

@@ -1,4 +1,5 @@
-// Backpressure seen from a client: a full run queue answers "overloaded" and leaves the episode as it was.
+// Resource bounds seen from a client: a full run queue answers "overloaded" and leaves the episode as it
+// was; the episode cap answers "too_many_episodes"; idle unauthenticated connections are dropped.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createSandbox, type Sandbox } from "../../../server/env/sandbox";
@@ -9,7 +10,7 @@ let sandbox: Sandbox;
 let service: EnvService;
 before(async () => {
   sandbox = await createSandbox({ workers: 1 });
-  service = await startEnvService({ sandbox, runConcurrency: 1, maxQueuedRuns: 0, maxEpisodes: 3 });
+  service = await startEnvService({ sandbox, runConcurrency: 1, maxQueuedRuns: 0, maxEpisodes: 3, authTimeoutMs: 200 });
 });
 after(async () => {
   await service.close();
@@ -41,4 +42,10 @@ test("with one run slot and no queue, concurrent steps beyond the first are refu
   const stats = await c.request({ type: "stats" });
   assert.equal((stats.errors as Record<string, number>).overloaded, 2);
   c.close();
+});
+
+test("a connection that never authenticates is closed after the authentication timeout", async () => {
+  const idle = await TestClient.connect(service.url);
+  assert.equal(await idle.closed, 4401);
+  assert.deepEqual(idle.replies, []);
 });

@@ -1,15 +1,17 @@
 // docs/env-protocol.md promises that a Python client can be written from it alone: this runs the
-// document's own Python client, verbatim, against a real service. Skipped where Python lacks `websockets`.
+// document's own Python client, verbatim, against a real service. It uses the project's virtual environment
+// (.venv, made by .ci/install, which has `websockets`), and fails with instructions where that is missing.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createSandbox, type Sandbox } from "../../../server/env/sandbox";
 import { startEnvService, type EnvService } from "../../../server/service/server";
 
-const PYTHON = process.env.RLEF_TEST_PYTHON ?? "python3";
+const PYTHON = process.env.RLEF_TEST_PYTHON ?? join(__dirname, "..", "..", "..", ".venv", "bin", "python");
 const hasWebsockets = spawnSync(PYTHON, ["-c", "import websockets"], { encoding: "utf8" }).status === 0;
-const skip = hasWebsockets ? false : `${PYTHON} has no websockets package`;
+if (!hasWebsockets) throw new Error(`${PYTHON} cannot import websockets: run bash .ci/install (it makes .venv with the trainer's dependencies)`);
 
 function documentedClient(): string {
   const doc = readFileSync("docs/env-protocol.md", "utf8");
@@ -44,17 +46,15 @@ asyncio.run(main())
 let sandbox: Sandbox;
 let service: EnvService;
 before(async () => {
-  if (skip) return;
   sandbox = await createSandbox({ workers: 2 });
   service = await startEnvService({ sandbox });
 });
 after(async () => {
-  if (skip) return;
   await service.close();
   await sandbox.dispose();
 });
 
-test("the documented Python client plays an episode: feedback, a fix, +1, and errors as exceptions", { skip }, async () => {
+test("the documented Python client plays an episode: feedback, a fix, +1, and errors as exceptions", async () => {
   const { spawn } = await import("node:child_process");
   const child = spawn(PYTHON, ["-c", documentedClient() + "\n" + DRIVER, service.url, service.token], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -2,6 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createSandbox } from "../../../server/env/sandbox";
 import type { Sandbox } from "../../../server/env/sandbox/types";
+import { runTests } from "../../../server/env/run/index";
 import { runWorkspaceTests } from "../../../server/env/run/workspace";
 import { cacheFoldersIn, fingerprintTree } from "./tree-fingerprint";
 import { fixtureFile, fixturePath, workspaceTask } from "./workspace-fixtures";
@@ -104,4 +105,10 @@ test("a cancelled run rejects instead of reporting a verdict", async () => {
   controller.abort();
   const task = workspaceTask(root, "pytest", ["pytest"], { file: "calc.py" });
   await assert.rejects(runWorkspaceTests(task, original, { sandbox, which: "public", signal: controller.signal }), /cancelled/);
+});
+
+test("the run dispatcher sends workspace tasks here", async () => {
+  const report = await runTests(workspaceTask(root, "pytest", ["pytest"], { file: "calc.py" }), broken, { sandbox, which: "public" });
+  assert.equal(report.taskId, "ws-pytest");
+  assert.equal(report.results.filter((r) => r.outcome !== "passed").length, 3);
 });

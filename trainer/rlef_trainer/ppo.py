@@ -1,0 +1,140 @@
+"""The RLEF objective: multi-turn PPO with one value per turn (spec/rlef.md §3-4), in one file.
+
+Shapes: B sequences (episodes) of length L; a sequence holds every turn of one episode.
+`policy_mask[b, i]` is True where token i was sampled by the policy (feedback, prompt and
+padding are False). Turns are indexed per token by `turn_index[b, i]` (-1 outside policy
+tokens) and per turn in flat arrays of length N = total turns in the batch.
+
+    KL_t   = mean_{i in turn t} (log pi_behaviour(y_i) - log pi_ref(y_i))          (k1, length-normalised)
+    R_t    = r_t - beta * KL_t
+    G_t    = sum_{i >= t} R_i                                                        (Monte Carlo, gamma = 1)
+    A_t    = (G_t - V(c_t)), normalised to mean 0, std 1 over the batch's turns     (V read at c_t's last token)
+    rho_i  = pi_theta(y_i) / pi_old(y_i)
+    w_i    = stop_grad(min(pi_old(y_i) / pi_behaviour(y_i), 1))                      (rollouts that lag the learner)
+    L_pi   = - token-mean over policy tokens of  w_i * min(rho_i A_t, clip(rho_i, 1-eps, 1+eps) A_t)
+    L_V    = turn-mean of 0.5 * max((V - G)^2, (V_old + clip(V - V_old, -c, c) - G)^2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log p(input_ids[:, i] | input_ids[:, :i]) for i >= 1; position 0 gets 0. Shape [B, L]."""
+    logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
+    picked = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return torch.cat([torch.zeros_like(picked[:, :1]), picked], dim=1)
+
+
+def token_entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Entropy of the next-token distribution that produced token i (aligned like `token_logprobs`)."""
+    logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
+    ent = -(logp.exp() * logp).sum(-1)
+    return torch.cat([torch.zeros_like(ent[:, :1]), ent], dim=1)
+
+
+def turn_means(values: torch.Tensor, turn_index: torch.Tensor, num_turns: int) -> torch.Tensor:
+    """Mean of `values` over the policy tokens of each turn (turn_index -1 is ignored). Shape [N]."""
+    flat_turn = turn_index.reshape(-1)
+    keep = flat_turn >= 0
+    sums = torch.zeros(num_turns, dtype=torch.float32, device=values.device)
+    counts = torch.zeros(num_turns, dtype=torch.float32, device=values.device)
+    sums.index_add_(0, flat_turn[keep], values.reshape(-1)[keep].float())
+    counts.index_add_(0, flat_turn[keep], torch.ones(int(keep.sum()), device=values.device))
+    # A turn without policy tokens (an empty response) has no KL: 0, not NaN.
+    return sums / counts.clamp(min=1.0)
+
+
+def turn_returns(rewards: torch.Tensor, kl: torch.Tensor, episode_of_turn: torch.Tensor, beta: float) -> torch.Tensor:
+    """G_t = sum over the episode's turns i >= t of (r_i - beta * KL_i). Turns are listed episode by episode, in order."""
+    shaped = rewards - beta * kl
+    returns = torch.empty_like(shaped)
+    running = 0.0
+    for t in range(shaped.shape[0] - 1, -1, -1):
+        if t == shaped.shape[0] - 1 or episode_of_turn[t + 1] != episode_of_turn[t]:
+            running = 0.0
+        running = float(shaped[t]) + running
+        returns[t] = running
+    return returns
+
+
+def normalise_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Zero mean, unit variance over the batch's turns (a single turn is only centred)."""
+    centred = advantages - advantages.mean()
+    if advantages.numel() < 2:
+        return centred
+    return centred / (advantages.std() + eps)
+
+
+def broadcast_to_tokens(per_turn: torch.Tensor, turn_index: torch.Tensor) -> torch.Tensor:
+    """Give each policy token its turn's value; non-policy tokens get 0."""
+    gathered = per_turn[turn_index.clamp(min=0)]
+    return torch.where(turn_index >= 0, gathered, torch.zeros_like(gathered))
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+@dataclass
+class PolicyLossStats:
+    loss: torch.Tensor
+    clip_fraction: float
+    approx_kl: float  # k3 estimator of KL(old || new), over policy tokens
+    is_weight_mean: float
+
+
+def policy_loss(
+    new_logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    behaviour_logprobs: torch.Tensor,
+    token_advantages: torch.Tensor,
+    policy_mask: torch.Tensor,
+    clip_eps: float,
+    truncated_is: bool = True,
+) -> PolicyLossStats:
+    """Clipped surrogate, token-mean over the minibatch's policy tokens."""
+    log_ratio = new_logprobs - old_logprobs
+    ratio = log_ratio.exp()
+    unclipped = ratio * token_advantages
+    clipped = ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps) * token_advantages
+    surrogate = torch.min(unclipped, clipped)
+    if truncated_is:
+        weight = (old_logprobs - behaviour_logprobs).clamp(max=0.0).exp().detach()
+    else:
+        weight = torch.ones_like(surrogate)
+    loss = -masked_mean(weight * surrogate, policy_mask)
+    with torch.no_grad():
+        clip_fraction = masked_mean(((ratio - 1.0).abs() > clip_eps).float(), policy_mask).item()
+        approx_kl = masked_mean((ratio - 1.0) - log_ratio, policy_mask).item()
+        is_weight_mean = masked_mean(weight, policy_mask).item()
+    return PolicyLossStats(loss, clip_fraction, approx_kl, is_weight_mean)
+
+
+@dataclass
+class ValueLossStats:
+    loss: torch.Tensor
+    clip_fraction: float
+
+
+def value_loss(new_values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float) -> ValueLossStats:
+    """Clipped squared error, one value per turn, mean over the minibatch's turns."""
+    unclipped = (new_values - returns) ** 2
+    clipped_values = old_values + (new_values - old_values).clamp(-clip, clip)
+    clipped = (clipped_values - returns) ** 2
+    loss = 0.5 * torch.max(unclipped, clipped).mean()
+    with torch.no_grad():
+        clip_fraction = ((new_values - old_values).abs() > clip).float().mean().item()
+    return ValueLossStats(loss, clip_fraction)
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """1 - Var(target - predicted) / Var(target); NaN when the targets do not vary."""
+    var_target = target.var()
+    if target.numel() < 2 or var_target.item() == 0:
+        return float("nan")
+    return float(1.0 - (target - predicted).var() / var_target)

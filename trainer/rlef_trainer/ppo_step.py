@@ -1,0 +1,180 @@
+"""One RLEF iteration's learning: rollouts -> tensors -> turn returns and advantages -> PPO updates.
+
+The equations live in `ppo.py`; this file only gathers their inputs from rollouts and runs
+the minibatch loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlef_trainer import ppo
+from rlef_trainer.config import RLEFConfig
+from rlef_trainer.models import RLEFModels
+from rlef_trainer.rollout import Rollout
+
+
+@dataclass
+class RolloutBatch:
+    """Rollouts as right-padded tensors plus flat per-turn arrays (turns listed episode by episode)."""
+
+    input_ids: torch.Tensor  # [B, L]
+    attention_mask: torch.Tensor  # [B, L]
+    policy_mask: torch.Tensor  # [B, L] bool
+    turn_index: torch.Tensor  # [B, L] flat turn id of each policy token, -1 elsewhere
+    behaviour_logprobs: torch.Tensor  # [B, L]
+    turn_rewards: torch.Tensor  # [N]
+    episode_of_turn: torch.Tensor  # [N]
+    turn_prompt_end: torch.Tensor  # [N] position of the turn's last prompt token in its sequence
+
+    @property
+    def num_turns(self) -> int:
+        return int(self.turn_rewards.shape[0])
+
+
+def build_batch(rollouts: list[Rollout], pad_id: int) -> RolloutBatch:
+    width = max(len(r.token_ids) for r in rollouts)
+    count = len(rollouts)
+    input_ids = torch.full((count, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((count, width), dtype=torch.long)
+    policy_mask = torch.zeros((count, width), dtype=torch.bool)
+    turn_index = torch.full((count, width), -1, dtype=torch.long)
+    behaviour = torch.zeros((count, width), dtype=torch.float32)
+    rewards: list[float] = []
+    episode_of_turn: list[int] = []
+    prompt_ends: list[int] = []
+    for b, r in enumerate(rollouts):
+        n = len(r.token_ids)
+        if not (len(r.policy_mask) == len(r.sampler_logprobs) == len(r.turn_of_token) == n):
+            raise ValueError(f"rollout of {r.task_id}: per-token fields have different lengths")
+        if len(r.turn_prompt_ends) != r.num_turns:
+            raise ValueError(f"rollout of {r.task_id}: {len(r.turn_prompt_ends)} turn boundaries for {r.num_turns} turns")
+        first = len(rewards)
+        input_ids[b, :n] = torch.tensor(r.token_ids)
+        attention[b, :n] = 1
+        policy_mask[b, :n] = torch.tensor(r.policy_mask)
+        local = torch.tensor(r.turn_of_token)
+        turn_index[b, :n] = torch.where(local >= 0, local + first, local)
+        behaviour[b, :n] = torch.tensor(r.sampler_logprobs)
+        rewards += r.turn_rewards
+        episode_of_turn += [b] * r.num_turns
+        prompt_ends += r.turn_prompt_ends
+    return RolloutBatch(
+        input_ids, attention, policy_mask, turn_index, behaviour,
+        torch.tensor(rewards, dtype=torch.float32), torch.tensor(episode_of_turn), torch.tensor(prompt_ends),
+    )
+
+
+def turn_values(models: RLEFModels, batch: RolloutBatch, rows: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """V(c_t) for the turns of the episodes `rows` (in batch order), read at each turn's last prompt token."""
+    values = models.values(batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device))
+    turn_rows = torch.cat([torch.nonzero(batch.episode_of_turn == r).squeeze(-1) for r in rows.tolist()])
+    local_row = torch.cat([torch.full((int((batch.episode_of_turn == r).sum()),), i) for i, r in enumerate(rows.tolist())])
+    return values[local_row.to(device), batch.turn_prompt_end[turn_rows].to(device)]
+
+
+def _turns_of_rows(batch: RolloutBatch, rows: torch.Tensor) -> torch.Tensor:
+    return torch.cat([torch.nonzero(batch.episode_of_turn == r).squeeze(-1) for r in rows.tolist()])
+
+
+def _chunks(rows: torch.Tensor, size: int) -> list[torch.Tensor]:
+    return [rows[i : i + size] for i in range(0, rows.shape[0], size)]
+
+
+@torch.no_grad()
+def score_rollouts(models: RLEFModels, batch: RolloutBatch, config: RLEFConfig, forward_batch: int) -> dict[str, torch.Tensor]:
+    """Everything fixed for the iteration: reference and old log-probs, KL_t, G_t, V_old(c_t), normalised A_t."""
+    device = models.device
+    ref_lp = torch.zeros_like(batch.behaviour_logprobs)
+    old_lp = torch.zeros_like(batch.behaviour_logprobs)
+    old_values = torch.zeros(batch.num_turns)
+    all_rows = torch.arange(batch.input_ids.shape[0])
+    for rows in _chunks(all_rows, forward_batch):
+        ids, attn = batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device)
+        ref_lp[rows] = ppo.token_logprobs(models.reference_logits(ids, attn), ids, config.temperature).cpu()
+        old_lp[rows] = ppo.token_logprobs(models.policy_logits(ids, attn), ids, config.temperature).cpu()
+        old_values[_turns_of_rows(batch, rows)] = turn_values(models, batch, rows, device).float().cpu()
+    mask = batch.policy_mask
+    kl_tokens = torch.where(mask, batch.behaviour_logprobs - ref_lp, torch.zeros_like(ref_lp))
+    kl = ppo.turn_means(kl_tokens, batch.turn_index, batch.num_turns)
+    returns = ppo.turn_returns(batch.turn_rewards, kl, batch.episode_of_turn, config.kl_beta)
+    advantages = ppo.normalise_advantages(returns - old_values)
+    return {"ref_lp": ref_lp, "old_lp": old_lp, "kl": kl, "returns": returns, "old_values": old_values, "advantages": advantages}
+
+
+def ppo_update(
+    models: RLEFModels,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    batch: RolloutBatch,
+    scored: dict[str, torch.Tensor],
+    config: RLEFConfig,
+    rng: np.random.Generator,
+    forward_batch: int,
+) -> dict[str, float]:
+    """`updates_per_iteration` optimiser steps over minibatches of whole episodes."""
+    device = models.device
+    episodes = batch.input_ids.shape[0]
+    per_step = max(1, episodes * config.minibatch_size // max(config.rollouts_per_iteration, 1))
+    token_adv = ppo.broadcast_to_tokens(scored["advantages"], batch.turn_index)
+    logs: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "clip_fraction", "value_clip_fraction", "approx_kl", "entropy", "is_weight", "grad_norm")}
+    params = [p for _, p in models.trainable_named_parameters()]
+    for _ in range(config.ppo_epochs):
+        order = torch.from_numpy(rng.permutation(episodes))
+        for minibatch in _chunks(order, per_step):
+            optimizer.zero_grad(set_to_none=True)
+            policy_tokens = int(batch.policy_mask[minibatch].sum())
+            mb_turns = _turns_of_rows(batch, minibatch)
+            # Gradient accumulation over forward chunks; weights keep the token-mean / turn-mean exact.
+            for rows in _chunks(minibatch, forward_batch):
+                ids, attn = batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device)
+                mask = batch.policy_mask[rows].to(device)
+                logits = models.policy_logits(ids, attn)
+                new_lp = ppo.token_logprobs(logits, ids, config.temperature)
+                stats = ppo.policy_loss(
+                    new_lp, scored["old_lp"][rows].to(device), batch.behaviour_logprobs[rows].to(device),
+                    token_adv[rows].to(device), mask, config.clip_eps, config.truncated_is,
+                )
+                share = int(mask.sum()) / max(policy_tokens, 1)
+                (stats.loss * share).backward()
+                with torch.no_grad():
+                    entropy = ppo.masked_mean(ppo.token_entropy(logits.detach(), config.temperature), mask).item()
+                del logits
+                turns = _turns_of_rows(batch, rows)
+                v_stats = ppo.value_loss(
+                    turn_values(models, batch, rows, device), scored["old_values"][turns].to(device),
+                    scored["returns"][turns].to(device), config.value_clip,
+                )
+                (v_stats.loss * config.value_loss_coef * turns.numel() / max(mb_turns.numel(), 1)).backward()
+                logs["policy_loss"].append(stats.loss.item())
+                logs["clip_fraction"].append(stats.clip_fraction)
+                logs["approx_kl"].append(stats.approx_kl)
+                logs["is_weight"].append(stats.is_weight_mean)
+                logs["entropy"].append(entropy)
+                logs["value_loss"].append(v_stats.loss.item())
+                logs["value_clip_fraction"].append(v_stats.clip_fraction)
+            logs["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)))
+            optimizer.step()
+            scheduler.step()
+    return {k: float(np.mean(v)) for k, v in logs.items() if v}
+
+
+def rollout_metrics(rollouts: list[Rollout], batch: RolloutBatch, scored: dict[str, torch.Tensor]) -> dict[str, float]:
+    final_rewards = [r.turn_rewards[-1] for r in rollouts]
+    return {
+        "solve_rate": float(np.mean([r.solved for r in rollouts])),
+        "first_turn_solve_rate": float(np.mean([r.solved and r.num_turns == 1 for r in rollouts])),
+        "mean_turns": float(np.mean([r.num_turns for r in rollouts])),
+        "invalid_rate": float(np.mean([x for r in rollouts for x in r.invalid])),
+        "episode_reward": float(np.mean([sum(r.turn_rewards) for r in rollouts])),
+        "final_reward": float(np.mean(final_rewards)),
+        "kl_per_turn": float(scored["kl"].mean()),
+        "return_mean": float(scored["returns"].mean()),
+        "value_mean": float(scored["old_values"].mean()),
+        "explained_variance": ppo.explained_variance(scored["old_values"], scored["returns"]),
+        "policy_tokens": float(batch.policy_mask.sum()),
+    }

@@ -1,0 +1,210 @@
+"""The toy proof that RLEF teaches a model to use execution feedback.
+
+Task family "secret number": print a secret integer drawn per episode from SECRET_VALUES
+(20 values). Nothing in the problem reveals it; the only way to learn it is the execution
+feedback of a failed attempt, where the environment's wrong-answer item shows the expected
+output. The tasks are ordinary stdio task records played by `server/env` in its sandbox
+through the WebSocket service; this module never judges an answer.
+
+    1. a tiny Qwen2 model is taught the answer format by a short supervised step on single-turn
+       examples (a random secret in ```python\\nprint(N)\\n```; no feedback turns in its data);
+    2. its multi-turn, single-turn and random-feedback solve rates are measured (all near chance);
+    3. `train` (the production PPO) runs twice from that model: with the true feedback and with
+       the service's random-feedback ablation;
+    4. the solve rates are measured again, written to results.json, and plotted to curves.png.
+
+    rlef-train toy --out DIR --seed S
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlef_trainer.config import RLEFConfig
+from rlef_trainer.env_client import EnvClient
+from rlef_trainer.rollout import EpisodeRequest, collect_rollouts
+
+SECRET_VALUES = tuple(range(10, 30))
+TOY_SET = "toy-secret"
+STATEMENT = (
+    "Print the secret number. It is an integer from 10 to 29. "
+    "If your answer is wrong, the feedback shows the expected output."
+)
+MAX_TURNS = 3
+DONORS_PER_EPISODE = 4
+# The model shape: the fixture's tiny Qwen2 geometry and tokenizer (2 layers, width 64).
+TOY_SHAPE = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 256}
+
+
+def chance_single_turn() -> float:
+    """One blind guess, uniform over the secrets."""
+    return 1.0 / len(SECRET_VALUES)
+
+
+def chance_multi_turn(turns: int = MAX_TURNS) -> float:
+    """`turns` independent uniform guesses: what a sampler that ignores the feedback solves."""
+    return 1.0 - (1.0 - chance_single_turn()) ** turns
+
+
+def secret_task(episode: int, secret: int) -> dict[str, Any]:
+    """An ordinary stdio task record whose only public test expects the secret."""
+    if secret not in SECRET_VALUES:
+        raise ValueError(f"secret {secret} is not one of {SECRET_VALUES[0]}..{SECRET_VALUES[-1]}")
+    return {
+        "kind": "stdio",
+        "id": f"secret-{episode:07d}",
+        "set": TOY_SET,
+        "language": "python",
+        "statement": STATEMENT,
+        "publicTests": [{"input": "", "output": f"{secret}\n"}],
+        "privateTests": [],
+        "checker": {"mode": "tokens"},
+        "limits": {"timeMs": 10000, "memoryBytes": 256 * 1024 * 1024},
+    }
+
+
+class SecretEpisodes:
+    """Draws the toy's episodes: a fresh secret per episode; donors with their own secrets for the ablation."""
+
+    def __init__(self, *, max_turns: int = MAX_TURNS, random_feedback: bool = False) -> None:
+        self.max_turns = max_turns
+        self.random_feedback = random_feedback
+        self.counter = 0
+
+    def __call__(self, iteration: int, rng: np.random.Generator, count: int) -> list[EpisodeRequest]:
+        requests = []
+        for _ in range(count):
+            self.counter += 1
+            base = self.counter * (DONORS_PER_EPISODE + 1)
+            secret = int(rng.choice(SECRET_VALUES))
+            options: dict[str, Any] = {"maxTurns": self.max_turns, "seed": int(rng.integers(0, 2**31 - 1))}
+            if self.random_feedback:
+                options["randomFeedback"] = True
+                options["donorTasks"] = [
+                    secret_task(base + d, int(rng.choice(SECRET_VALUES))) for d in range(1, DONORS_PER_EPISODE + 1)
+                ]
+            requests.append(EpisodeRequest(task=secret_task(base, secret), options=options))
+        return requests
+
+
+def answer_text(secret: int) -> str:
+    return f"```python\nprint({secret})\n```"
+
+
+def build_start_model(out_dir: Path, seed: int) -> Path:
+    """A random-weight Qwen2 model folder with the fixture's tokenizer and ChatML template."""
+    from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
+    from rlef_trainer.fixtures.tiny_model import CHAT_TEMPLATE_FILE, build_model, build_tokenizer, tokenizer_config
+    from rlef_trainer.fixtures.chatml import CHATML_TEMPLATE
+
+    shape = dataclasses.replace(MODEL_SHAPES["tiny"], name="toy", initializer_range=0.02, **TOY_SHAPE)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer()
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(tokenizer), indent=2) + "\n")
+    (out_dir / CHAT_TEMPLATE_FILE).write_text(CHATML_TEMPLATE)
+    build_model(shape, tokenizer, seed).save_pretrained(out_dir)
+    return out_dir
+
+
+def supervised_format_step(model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int) -> dict[str, float]:
+    """Teach the answer format only: single-turn (problem -> ```python print(N)```) with N uniform."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlef_trainer.rollout import first_prompt_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(seed)
+    prompt = first_prompt_ids(tokenizer, first_prompt)
+    answers = [tokenizer.encode(answer_text(s), add_special_tokens=False) + [tokenizer.eos_token_id] for s in SECRET_VALUES]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    model.train()
+    loss = torch.tensor(0.0)
+    for _ in range(steps):
+        picks = torch.randint(len(SECRET_VALUES), (batch,), generator=generator).tolist()
+        width = len(prompt) + max(len(a) for a in answers)
+        ids = torch.full((batch, width), tokenizer.pad_token_id)
+        labels = torch.full((batch, width), -100)
+        attn = torch.zeros((batch, width), dtype=torch.long)
+        for row, k in enumerate(picks):
+            seq = prompt + answers[k]
+            ids[row, : len(seq)] = torch.tensor(seq)
+            attn[row, : len(seq)] = 1
+            labels[row, len(prompt) : len(seq)] = torch.tensor(answers[k])
+        loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval().save_pretrained(model_dir)
+    return {"sft_steps": float(steps), "sft_final_loss": float(loss)}
+
+
+def first_observation(env: EnvClient) -> list[dict[str, str]]:
+    """The environment's own first prompt of a toy task (the problem text is the service's)."""
+    reset = env.reset_batch([{"task": secret_task(0, SECRET_VALUES[0]), "options": {"maxTurns": MAX_TURNS}}])[0]
+    env.request({"type": "close", "episodeId": reset["episodeId"]}, "close")
+    return list(reset["observation"]["messages"])
+
+
+def solve_rate(env: EnvClient, model: Any, tokenizer: Any, episodes: int, *, max_turns: int, random_feedback: bool, seed: int) -> dict[str, float]:
+    """Fresh episodes at temperature 1.0; solve rate with a 95% Wilson interval."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    requests = SecretEpisodes(max_turns=max_turns, random_feedback=random_feedback)(0, rng, episodes)
+    rollouts = collect_rollouts(env, model, tokenizer, requests, max_new_tokens=16, temperature=1.0, batch_size=256)
+    solved = sum(r.solved for r in rollouts)
+    return {"solve_rate": solved / episodes, **wilson_interval(solved, episodes), "episodes": float(episodes),
+            "invalid_rate": float(np.mean([x for r in rollouts for x in r.invalid]))}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]:
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"ci_low": max(0.0, centre - half), "ci_high": min(1.0, centre + half)}
+
+
+def oracle_ceiling(env: EnvClient, episodes: int, seed: int) -> float:
+    """A policy that guesses blindly, then answers with the expected output the service reports.
+
+    It reads `results[].expected` (data of the step reply, not the feedback text) and so measures
+    what a perfect feedback reader can reach in MAX_TURNS attempts.
+    """
+    rng = np.random.default_rng(seed)
+    requests = SecretEpisodes()(0, rng, episodes)
+    resets = env.reset_batch([{"task": r.task, "options": r.options} for r in requests])
+    ids = [r["episodeId"] for r in resets]
+    answers = {i: answer_text(int(rng.choice(SECRET_VALUES))) for i in ids}
+    solved = 0
+    while answers:
+        steps = env.step_batch([{"episodeId": i, "response": a} for i, a in answers.items()])
+        answers = {}
+        for step in steps:
+            if step["done"]:
+                solved += bool(step["info"]["final"]["passed"])
+            else:
+                expected = step["results"][0]["expected"].strip()
+                answers[step["episodeId"]] = answer_text(int(expected))
+    return solved / episodes
+
+
+def toy_config(out_dir: Path, seed: int, *, random_feedback: bool, iterations: int) -> RLEFConfig:
+    """The production RLEFConfig with the toy's scale: small batches, a learning rate fit for a 150k-parameter model."""
+    return RLEFConfig(
+        model=str(out_dir / "start-model"), mode="full", device="cpu", dtype="float32",
+        lr=2e-3, weight_decay=0.0, warmup_steps=2, adam_betas=(0.9, 0.99), max_grad_norm=1.0,
+        rollouts_per_iteration=64, minibatch_size=16, ppo_epochs=2, generation_batch_size=256,
+        max_turns=MAX_TURNS, max_new_tokens=16, temperature=1.0, top_p=1.0, random_feedback=random_feedback,
+        kl_beta=0.05, clip_eps=0.2, value_clip=0.2, iterations=iterations, seed=seed,
+        out_dir=str(out_dir / ("train-random-feedback" if random_feedback else "train-feedback")),
+        checkpoint_every=0,
+    )
