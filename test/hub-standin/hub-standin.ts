@@ -39,6 +39,8 @@ export interface HubFaults {
   corruptContent?: Map<string, Buffer>;
   /** Answer the revision API with this raw body instead of the real listing. */
   revisionBody?: string;
+  /** Send this X-Repo-Commit from `resolve` instead of the real commit (a mirror that lags behind). */
+  repoCommitHeader?: string;
 }
 
 export interface HubRequestRecord {
@@ -209,7 +211,7 @@ function serveHub(repos: Map<string, LoadedRepo>, faults: HubFaults, cdnBase: st
       const body = `Found. Redirecting to ${cdnBase}/lfs/${file.lfsSha256}`;
       res.writeHead(302, {
         Location: `${cdnBase}/lfs/${file.lfsSha256}?repo=${encodeURIComponent(repoId)}&path=${encodeURIComponent(path)}&Expires=9999999999&Signature=standin`,
-        "X-Repo-Commit": repo.commit,
+        "X-Repo-Commit": faults.repoCommitHeader ?? repo.commit,
         "X-Linked-Etag": `"${file.lfsSha256}"`,
         "X-Linked-Size": String(file.size),
         ETag: `"${file.blobId}"`,
@@ -219,7 +221,7 @@ function serveHub(repos: Map<string, LoadedRepo>, faults: HubFaults, cdnBase: st
       res.end(req.method === "HEAD" ? undefined : body);
       return;
     }
-    return sendBytes(req, res, file.bytes, { "X-Repo-Commit": repo.commit, ETag: `"${file.blobId}"` }, faults, path);
+    return sendBytes(req, res, file.bytes, { "X-Repo-Commit": faults.repoCommitHeader ?? repo.commit, ETag: `"${file.blobId}"` }, faults, path);
   }
   sendHubError(res, 404, "Not found", "EntryNotFound");
 }

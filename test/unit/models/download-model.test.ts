@@ -29,6 +29,7 @@ beforeEach(() => {
   hub.faults.dropAfterBytes = undefined;
   hub.faults.corruptContent = undefined;
   hub.faults.revisionBody = undefined;
+  hub.faults.repoCommitHeader = undefined;
 });
 
 const settings = () => ({ endpoint: hub.endpoint });
@@ -172,4 +173,10 @@ test("unknown repositories, revisions and malformed ids are clear errors", async
 
 test("an unreachable endpoint names the URL", async () => {
   await assert.rejects(downloadModel({ repo: REPO, cacheDir, hub: { endpoint: "http://127.0.0.1:1" } }), /cannot reach the Hub at http:\/\/127\.0\.0\.1:1\/api\/models\/rlef-test\/tiny-coder\/revision\/main/);
+});
+
+test("a file served from another commit than the listing's is refused", async () => {
+  hub.faults.repoCommitHeader = "f".repeat(40);
+  await assert.rejects(downloadModel({ repo: REPO, cacheDir, hub: settings() }), /is served from commit f{40}, not the listed [0-9a-f]{40}/);
+  assert.deepEqual(listModels(cacheDir), []);
 });
