@@ -101,7 +101,9 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
 
   async function execute(request: RunRequest, runId: string, allowUnisolated: boolean): Promise<AgentRunReply | null> {
     const command = request.kind === "solve" ? ServerCommands.solveProblem : ServerCommands.fixUntilTestsPass;
-    const args = { uri: request.uri.toString(), line: request.line, runId, allowUnisolated, attempts: request.attempts, hint: request.hint };
+    // Multi-root workspaces: the test command is a per-folder (resource-scoped) setting.
+    const testCommand = vscode.workspace.getConfiguration("rlef", request.uri).get<string>("tests.command") || undefined;
+    const args = { uri: request.uri.toString(), line: request.line, runId, allowUnisolated, attempts: request.attempts, hint: request.hint, testCommand };
     try {
       return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as AgentRunReply;
     } catch (err) {

@@ -8,11 +8,11 @@ import { runTests } from "../env/run";
 import { createSandbox, type Sandbox } from "../env/sandbox";
 import type { Task, WorkspaceTask } from "../env/types";
 import { problemFileTask } from "../env/tasks/problem-file";
-import { detectTestRunner } from "../env/workspace/detect";
+import { buildWorkspaceTask } from "../env/workspace/task";
 import { applyCandidate } from "../env/workspace/candidate";
 import type { Policy } from "../policy/types";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "./agent";
-import { functionAt, languageOfFile } from "./code-regions";
+import { functionAt, languageOfFile, type FunctionRegion } from "./code-regions";
 import type { ServerSettings } from "../lsp/settings";
 
 export interface Proposal {
@@ -30,6 +30,8 @@ export interface AgentRunResult {
   summary: string;
   proposal: Proposal;
   trajectory: Trajectory;
+  /** Fix Until Tests Pass: the function that was rewritten (absent: the whole file). */
+  region?: FunctionRegion;
 }
 
 export interface RunControls {
@@ -40,6 +42,8 @@ export interface RunControls {
   /** Extra attempts after a finished run ("one more round"), with an optional hint typed by the user. */
   attempts?: number;
   hint?: string;
+  /** The test command of this workspace folder (multi-root: per-folder setting); overrides the session's. */
+  testCommand?: string[];
 }
 
 export type PolicyLoader = (settings: ServerSettings) => Promise<Policy>;
@@ -130,27 +134,21 @@ export class AgentSession {
     const originalText = await readFile(file, "utf8");
     const region = line === null ? null : functionAt(originalText, language, line);
     const target: WorkspaceTask["target"] = region ? { file: rel, startLine: region.startLine, endLine: region.endLine, symbol: region.name } : { file: rel };
-    const configured = this.settings.tests.command;
-    const detected = configured.length ? null : await detectTestRunner(root);
-    if (!configured.length && !detected) {
-      throw new Error(`no test command found in ${root}: set rlef.tests.command (for example "python3 -m pytest" or "node --test")`);
-    }
-    const task: WorkspaceTask = {
-      kind: "workspace",
+    const configured = controls.testCommand?.length ? controls.testCommand : this.settings.tests.command;
+    const task = await buildWorkspaceTask({
       id: rel,
-      set: "workspace",
-      language,
       root,
       target,
-      runner: detected ? detected.runner : runnerOfCommand(configured),
-      command: detected ? detected.command : configured,
+      ...(configured.length ? { runner: runnerOfCommand(configured), command: configured } : {}),
       limits: { timeMs: this.settings.tests.timeoutSeconds * 1000 * 6, memoryBytes: 1024 ** 3 },
-    };
+    });
     const targetSource = region ? originalText.split(/\r?\n/).slice(region.startLine - 1, region.endLine).join("\n") : originalText;
     const trajectory = await this.play(task, controls, targetSource);
     const finalCode = trajectory.final?.code || lastCode(trajectory);
     const newText = finalCode ? applyCandidate(originalText, finalCode, target) : null;
-    return result(trajectory, { file, originalText, newText });
+    const outcome = result(trajectory, { file, originalText, newText });
+    if (region) outcome.region = region;
+    return outcome;
   }
 
   private async play(task: Task, controls: RunControls, targetSource: string | undefined): Promise<Trajectory> {

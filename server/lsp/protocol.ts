@@ -36,6 +36,8 @@ export interface FixUntilTestsPassArgs extends RunCommandOptions {
   uri: string;
   /** 0-based line of the cursor; absent: the whole file. */
   line?: number;
+  /** The folder's own test command (multi-root workspaces), as a command line or argv. */
+  testCommand?: string | string[];
 }
 
 export interface AgentRunReply {

@@ -6,6 +6,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   CodeActionKind,
+  DiagnosticSeverity,
+  type Diagnostic,
   TextDocuments,
   TextDocumentSyncKind,
   type CodeAction,
@@ -32,6 +34,8 @@ import { parseSettings } from "./settings";
 
 /** Client-side command the code lenses and code actions invoke (the VS Code extension wraps it with diff review). */
 const CLIENT_FIX_COMMAND = "rlef.fixUntilTestsPass";
+/** Source of the diagnostics the server publishes for tests still failing after a fix. */
+const TEST_DIAGNOSTIC_SOURCE = "rlef-tests";
 
 export function startServer(connection: Connection, root: string): void {
   const documents = new TextDocuments(TextDocument);
@@ -79,7 +83,7 @@ export function startServer(connection: Connection, root: string): void {
   });
 
   connection.onCodeAction((params): CodeAction[] => {
-    const failures = params.context.diagnostics.filter((d) => d.source === "rlef-tests" || /test/i.test(d.source ?? ""));
+    const failures = params.context.diagnostics.filter((d) => d.source === TEST_DIAGNOSTIC_SOURCE || /test/i.test(d.source ?? ""));
     if (failures.length === 0) return [];
     return [
       {
@@ -173,7 +177,27 @@ export function startServer(connection: Connection, root: string): void {
     if (doc && doc.getText() !== onDisk) throw new Error(`${file} has unsaved changes: save it first, so the tests run on what you see`);
     const root = workspaceFolders.filter((f) => file.startsWith(f + "/")).sort((x, y) => y.length - x.length)[0];
     if (!root) throw new Error(`${file} is not inside an open workspace folder`);
-    return s.fixUntilTestsPass(root, file, typeof a.line === "number" ? a.line + 1 : null, controls);
+    const testCommand = typeof a.testCommand === "string" ? a.testCommand.trim().split(/\s+/).filter(Boolean) : Array.isArray(a.testCommand) ? a.testCommand.filter((x) => typeof x === "string") : undefined;
+    const result = await s.fixUntilTestsPass(root, file, typeof a.line === "number" ? a.line + 1 : null, { ...controls, testCommand });
+    publishTestDiagnostics(a.uri, result);
+    return result;
+  }
+
+  /** Failing tests of a finished fix become diagnostics on the target, where "Fix with RLEF" is offered. */
+  function publishTestDiagnostics(uri: string, result: AgentRunResult): void {
+    const final = result.trajectory.final;
+    if (!final || result.outcome === "cancelled") return;
+    const failing = final.results.filter((r) => r.outcome !== "passed");
+    const range = result.region
+      ? { start: { line: result.region.startLine - 1, character: 0 }, end: { line: result.region.endLine - 1, character: Number.MAX_SAFE_INTEGER } }
+      : { start: { line: 0, character: 0 }, end: { line: 0, character: Number.MAX_SAFE_INTEGER } };
+    const diagnostics: Diagnostic[] = failing.slice(0, 20).map((r) => ({
+      range,
+      severity: DiagnosticSeverity.Warning,
+      source: TEST_DIAGNOSTIC_SOURCE,
+      message: `${r.name ?? `test ${r.index + 1}`}: ${r.outcome.replace(/_/g, " ")} (with the proposed change)`,
+    }));
+    void connection.sendDiagnostics({ uri, diagnostics });
   }
 
   documents.listen(connection);

@@ -7,7 +7,7 @@
 // the server (same uid, same pid namespace); the host notices, reports the run as killed and starts a
 // new server. The server is non-dumpable, so a program cannot ptrace it or read its memory.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, constants as fsConstants, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, constants as fsConstants, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
@@ -229,8 +229,23 @@ export class PythonForkServer {
   /** The host pid of the server's child whose pid inside the sandbox is `nsPid`. */
   private hostPidOf(nsPid: number): number | null {
     if (this.initHostPid === null) return null;
-    const childrenOf = (pid: number) =>
-      readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    const childrenOf = (pid: number): number[] => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        // kernels without CONFIG_PROC_CHILDREN: find them by parent pid
+        return readdirSync("/proc")
+          .filter((entry) => /^\d+$/.test(entry))
+          .map(Number)
+          .filter((candidate) => {
+            try {
+              return new RegExp(`^PPid:\\s+${pid}$`, "m").test(readFileSync(`/proc/${candidate}/status`, "utf8"));
+            } catch {
+              return false;
+            }
+          });
+      }
+    };
     for (const serverPid of childrenOf(this.initHostPid)) {
       for (const pid of childrenOf(serverPid)) {
         const line = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -173,7 +173,13 @@ class PooledSandbox implements Sandbox {
   private async execOnWorker(spec: ExecSpec, runName: string, signal: AbortSignal): Promise<ExecResult> {
     const program = this.forkServer ? await forkableProgram(this.backend, spec, this.forkServer.python) : null;
     if (!this.forkServer || !program) return executeRun(this.backend, spec, runName, signal);
-    const server = await this.takeServer(this.forkServer);
+    let server: PythonForkServer;
+    try {
+      server = await this.takeServer(this.forkServer);
+    } catch {
+      // A server that cannot start costs speed, not correctness: run this one in a fresh sandbox.
+      return executeRun(this.backend, spec, runName, signal);
+    }
     try {
       return await executeOnForkServer(this.backend, server, spec, program, runName, signal);
     } finally {

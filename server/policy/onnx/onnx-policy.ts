@@ -64,9 +64,9 @@ export async function loadOnnxPolicy(folderPath: string, options: OnnxPolicyOpti
       const run = () => session.use((decoder) => decode(model, decoder, prompt, sampling, stream));
       const result = queue.then(run, run);
       queue = result.catch(() => undefined);
+      // This handler also keeps a caller who only iterates from an unhandled rejection: the
+      // failure reaches them through the iterator instead.
       result.catch((error: unknown) => stream.fail(error));
-      // The caller may only iterate; the same failure then reaches them through the iterator.
-      result.catch(() => undefined);
       return { result, [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() } satisfies Generation;
     },
   };
@@ -125,7 +125,8 @@ async function decode(
   };
 
   const sequence = decoder.newSequence();
-  let logits = await sequence.forward(promptTokenIds);
+  // A request cancelled while it waited in the queue costs no prefill.
+  let logits = options.signal?.aborted ? new Float32Array(0) : await sequence.forward(promptTokenIds);
   for (;;) {
     // Checked after every forward pass: a cancel lands before the next token is emitted.
     if (options.signal?.aborted) {

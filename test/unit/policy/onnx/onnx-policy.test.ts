@@ -141,6 +141,8 @@ test("invalid options and prompts fail the generation with a clear error and no 
     [[{ messages: TASK }, { temperature: -0.5 }], /temperature/],
     [[{ messages: TASK }, { topP: 2 }], /topP/],
     [[{ messages: TASK }, { stop: [""] }], /stop sequences/],
+    [[{ messages: TASK }, { seed: 1.5 }], /seed must be a safe integer/],
+    [[{ messages: TASK }, { topK: -1 }], /topK/],
     [[{ messages: [] }, {}], /at least one message/],
     [[{ tokenIds: [] }, {}], /non-empty/],
     [[{ tokenIds: [1, 99_999_999] }, {}], /tokenIds\[1\]/],
