@@ -98,6 +98,9 @@ export async function runAgentEpisode(task: Task, policy: Policy, options: Agent
   };
   const episode = new Episode(task, episodeOptions);
   let prompt: ChatMessage[] = episode.reset();
+  // Token-in/token-out: after turn 1 the prompt is the previous ids plus only what the chat template adds,
+  // so earlier turns are never re-tokenised (a turn whose history the context budget shortened starts afresh).
+  let promptIds: number[] | null = null;
   const turns: TurnRecord[] = [];
   let final: FinalEvaluation | undefined;
   let isolation: IsolationReport | undefined;
@@ -126,7 +129,7 @@ export async function runAgentEpisode(task: Task, policy: Policy, options: Agent
 
     const sampling: SamplingOptions = { ...options.sampling, signal };
     if (options.seed !== undefined) sampling.seed = options.seed + turn;
-    const generation = policy.generate({ messages: prompt }, sampling);
+    const generation = policy.generate(promptIds ? { tokenIds: promptIds } : { messages: prompt }, sampling);
     const genStart = performance.now();
     for await (const token of generation) emit({ type: "token", turn, text: token.text, tokenId: token.tokenId });
     const generated = await generation.result;
@@ -176,6 +179,8 @@ export async function runAgentEpisode(task: Task, policy: Policy, options: Agent
       final = step.info.final;
       return finish(final?.passed ? "solved" : "failed");
     }
+    const shortened = step.info.context !== undefined && (step.info.context.droppedAttempts > 0 || step.info.context.truncatedFeedback);
+    promptIds = policy.encodeNextTurn && !shortened ? await policy.encodeNextTurn({ messages: prompt, result: generated }, step.observation.messages) : null;
     prompt = step.observation.prompt;
   }
   // Unreachable: the episode ends at its turn limit.

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from "node:path";
 import type { OnnxVariant } from "../policy/onnx/model-folder";
 import { downloadFile } from "./download-file";
-import { fetchRepoListing, hubHeaders } from "./hub-listing";
+import { acquireDownloadLock } from "./download-lock";
+import { fetchRepoListing, hubHeaders, type HubFile, type RepoListing } from "./hub-listing";
 import type { HubSettings } from "./hub-settings";
 import { ensureCacheDir, listModels, modelName, writeManifest, type InstalledModel } from "./model-cache";
 import { selectModelFiles } from "./model-files";
@@ -38,6 +39,28 @@ export async function downloadModel(request: ModelDownloadRequest): Promise<Inst
   ensureCacheDir(request.cacheDir);
   const target = join(request.cacheDir, name);
   const staging = `${target}.incomplete`;
+  const release = acquireDownloadLock(`${target}.lock`, `${request.repo} (${variant})`);
+  try {
+    return await fetchIntoCache({ request, listing, files, name, target, staging, revision, variant });
+  } finally {
+    release();
+  }
+}
+
+/** What one download fetches and where it goes. */
+interface DownloadPlan {
+  request: ModelDownloadRequest;
+  listing: RepoListing;
+  files: HubFile[];
+  name: string;
+  /** The model folder in the cache, and the staging folder beside it. */
+  target: string;
+  staging: string;
+  revision: string;
+  variant: OnnxVariant;
+}
+
+async function fetchIntoCache({ request, listing, files, name, target, staging, revision, variant }: DownloadPlan): Promise<InstalledModel> {
   // Files left by an interrupted download are reused only if they are from the same commit.
   const stagingCommit = join(staging, ".commit");
   if (existsSync(staging) && (!existsSync(stagingCommit) || readFileSync(stagingCommit, "utf8") !== listing.commit)) {

@@ -37,47 +37,93 @@ export function hubHeaders(settings: HubSettings): Record<string, string> {
 export async function fetchRepoListing(settings: HubSettings, repo: string, revision: string, signal?: AbortSignal): Promise<RepoListing> {
   validateRepoId(repo);
   const url = `${settings.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}?blobs=true`;
+  const { body } = await getJson(settings, url, `${repo}@${revision}`, signal);
+  const listing = parseRepoListing(repo, revision, body);
+  if (listing.files !== undefined) return { repo, commit: listing.commit, files: listing.files };
+  // Some mirrors ignore ?blobs=true; the tree API carries sizes and LFS hashes as well.
+  return { repo, commit: listing.commit, files: await fetchTree(settings, repo, listing.commit, signal) };
+}
+
+async function getJson(settings: HubSettings, url: string, what: string, signal?: AbortSignal): Promise<{ body: unknown; response: Response }> {
   let response: Response;
   try {
     response = await fetch(url, { headers: hubHeaders(settings), signal });
   } catch (error) {
     throw new Error(`cannot reach the Hub at ${url}: ${redactSecret(describeCause(error), settings.token)}`);
   }
-  if (!response.ok) throw new Error(await hubErrorMessage(response, `${repo}@${revision}`, settings));
-  let body: unknown;
+  if (!response.ok) throw new Error(await hubErrorMessage(response, what, settings));
   try {
-    body = await response.json();
+    return { body: await response.json(), response };
   } catch {
-    throw new Error(`the Hub's listing of ${repo}@${revision} (${url}) is not JSON`);
+    throw new Error(`the Hub's listing of ${what} (${url}) is not JSON`);
   }
-  return parseRepoListing(repo, revision, body);
 }
 
-export function parseRepoListing(repo: string, revision: string, body: unknown): RepoListing {
+/**
+ * The revision API's answer. `files` is undefined when the siblings carry no sizes (the listing
+ * was served without blobs), so that the caller falls back to the tree API.
+ */
+export function parseRepoListing(repo: string, revision: string, body: unknown): { commit: string; files?: HubFile[] } {
   const where = `the Hub's listing of ${repo}@${revision}`;
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error(`${where} is not a JSON object`);
   const { sha, siblings } = body as Record<string, unknown>;
   if (typeof sha !== "string" || !/^[0-9a-f]{40}$/.test(sha)) throw new Error(`${where} has no commit: 'sha' must be 40 hex digits, got ${JSON.stringify(sha)}`);
   if (!Array.isArray(siblings)) throw new Error(`${where} has no 'siblings' array`);
-  const files = siblings.map((entry: unknown, index): HubFile => {
+  const withoutBlobs = siblings.every((entry: unknown) => typeof entry === "object" && entry !== null && (entry as Record<string, unknown>).size === undefined);
+  if (withoutBlobs && siblings.length > 0) return { commit: sha };
+  const files = siblings.map((entry: unknown, index) => {
     const at = `${where}: siblings[${index}]`;
     if (typeof entry !== "object" || entry === null) throw new Error(`${at} is not an object`);
     const { rfilename, size, blobId, lfs } = entry as Record<string, unknown>;
-    if (typeof rfilename !== "string" || rfilename === "") throw new Error(`${at}.rfilename must be a non-empty string`);
-    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-      throw new Error(`${at}.size must be a byte count (the listing must be asked with ?blobs=true), got ${JSON.stringify(size)}`);
-    }
-    if (typeof blobId !== "string" || !/^[0-9a-f]{40}$/.test(blobId)) throw new Error(`${at}.blobId must be 40 hex digits`);
-    const file: HubFile = { path: rfilename, size, blobId };
-    if (lfs !== undefined && lfs !== null) {
-      const info = lfs as Record<string, unknown>;
-      if (typeof info.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(info.sha256)) throw new Error(`${at}.lfs.sha256 must be 64 hex digits`);
-      if (info.size !== size) throw new Error(`${at}.lfs.size (${JSON.stringify(info.size)}) differs from its size (${size})`);
-      file.lfsSha256 = info.sha256;
-    }
-    return file;
+    const info = lfs as Record<string, unknown> | null | undefined;
+    return hubFile(at, { path: rfilename, size, oid: blobId, lfsSha256: info?.sha256, lfsSize: info?.size, hasLfs: info !== undefined && info !== null }, "rfilename", "blobId", "lfs.sha256");
   });
-  return { repo, commit: sha, files };
+  return { commit: sha, files };
+}
+
+interface RawFile {
+  path: unknown;
+  size: unknown;
+  oid: unknown;
+  lfsSha256: unknown;
+  lfsSize: unknown;
+  hasLfs: boolean;
+}
+
+function hubFile(at: string, raw: RawFile, pathField: string, oidField: string, lfsField: string): HubFile {
+  if (typeof raw.path !== "string" || raw.path === "") throw new Error(`${at}.${pathField} must be a non-empty string`);
+  const size = raw.size;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new Error(`${at}.size must be a byte count, got ${JSON.stringify(size)}`);
+  if (typeof raw.oid !== "string" || !/^[0-9a-f]{40}$/.test(raw.oid)) throw new Error(`${at}.${oidField} must be 40 hex digits`);
+  const file: HubFile = { path: raw.path, size, blobId: raw.oid };
+  if (raw.hasLfs) {
+    if (typeof raw.lfsSha256 !== "string" || !/^[0-9a-f]{64}$/.test(raw.lfsSha256)) throw new Error(`${at}.${lfsField} must be 64 hex digits`);
+    if (raw.lfsSize !== size) throw new Error(`${at}: the LFS size (${JSON.stringify(raw.lfsSize)}) differs from its size (${size})`);
+    file.lfsSha256 = raw.lfsSha256;
+  }
+  return file;
+}
+
+/** GET /api/models/{repo}/tree/{commit}?recursive=true, following the Link: rel="next" pages. */
+async function fetchTree(settings: HubSettings, repo: string, commit: string, signal?: AbortSignal): Promise<HubFile[]> {
+  const files: HubFile[] = [];
+  let url: string | undefined = `${settings.endpoint}/api/models/${repo}/tree/${commit}?recursive=true`;
+  for (let page = 0; url !== undefined; page++) {
+    if (page > 1000) throw new Error(`the Hub's tree of ${repo}@${commit} has over 1000 pages`);
+    const { body, response } = await getJson(settings, url, `${repo}@${commit} (tree)`, signal);
+    if (!Array.isArray(body)) throw new Error(`the Hub's tree of ${repo}@${commit} is not a JSON array`);
+    body.forEach((entry: unknown, index) => {
+      const at = `the Hub's tree of ${repo}@${commit}: entry ${files.length + index}`;
+      if (typeof entry !== "object" || entry === null) throw new Error(`${at} is not an object`);
+      const e = entry as Record<string, unknown>;
+      if (e.type !== "file") return;
+      const lfs = e.lfs as Record<string, unknown> | null | undefined;
+      files.push(hubFile(at, { path: e.path, size: e.size, oid: e.oid, lfsSha256: lfs?.oid, lfsSize: lfs?.size, hasLfs: lfs !== undefined && lfs !== null }, "path", "oid", "lfs.oid"));
+    });
+    const next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("link") ?? "")?.[1];
+    url = next === undefined ? undefined : new URL(next, url).toString();
+  }
+  return files;
 }
 
 /** The Hub says why in X-Error-Message / X-Error-Code or a JSON {error}; we add what to do. */

@@ -6,12 +6,11 @@
 // Version of these shapes as seen by other processes: bump on any incompatible change.
 export const POLICY_CONTRACT_VERSION = 1;
 
-export type ChatRole = "system" | "user" | "assistant";
+// One home for chat messages: the environment builds them (server/env/prompts.ts), policies consume them.
+import type { ChatMessage } from "../env/prompts";
 
-export interface ChatMessage {
-  role: ChatRole;
-  content: string;
-}
+export type { ChatMessage };
+export type ChatRole = ChatMessage["role"];
 
 /**
  * What to continue: a conversation (rendered through the model's chat template, with the

@@ -67,6 +67,8 @@ export interface HubStandinOptions {
   token?: string;
   /** Files at or above this size (and every *.onnx / *_data) are LFS files. Default 10 KiB. */
   lfsThreshold?: number;
+  /** Entries per page of the tree API; further pages are linked with `Link: <...>; rel="next"` as the Hub does. Default 1000. */
+  treePageSize?: number;
 }
 
 interface LoadedRepo {
@@ -98,7 +100,7 @@ export async function startHubStandin(options: HubStandinOptions): Promise<Runni
         sendHubError(res, 401, "Invalid credentials in Authorization header", "RepoNotFound");
         return;
       }
-      serveHub(repos, faults, cdnBase, req, res);
+      serveHub(repos, faults, cdnBase, options.treePageSize ?? 1000, req, res);
     }),
     "127.0.0.1",
   );
@@ -173,7 +175,7 @@ function resolveRevision(repo: LoadedRepo, revision: string): boolean {
   return revision === "main" || revision === repo.commit;
 }
 
-function serveHub(repos: Map<string, LoadedRepo>, faults: HubFaults, cdnBase: string, req: IncomingMessage, res: ServerResponse): void {
+function serveHub(repos: Map<string, LoadedRepo>, faults: HubFaults, cdnBase: string, treePageSize: number, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? "/", "http://hub");
   const segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
   // /api/models/{org}/{name}/revision/{rev}  and  /api/models/{org}/{name}/tree/{rev}[/path]
@@ -194,7 +196,15 @@ function serveHub(repos: Map<string, LoadedRepo>, faults: HubFaults, cdnBase: st
     if (segments[4] === "tree") {
       const under = segments.slice(6).join("/");
       const recursive = url.searchParams.get("recursive") === "true" || url.searchParams.get("recursive") === "True";
-      return sendJson(res, treeEntries(repo, under, recursive));
+      const entries = treeEntries(repo, under, recursive);
+      const cursor = Number(url.searchParams.get("cursor") ?? "0");
+      const page = entries.slice(cursor, cursor + treePageSize);
+      if (cursor + treePageSize < entries.length) {
+        const next = new URL(url.toString());
+        next.searchParams.set("cursor", String(cursor + treePageSize));
+        res.setHeader("Link", `<http://${req.headers.host}${next.pathname}${next.search}>; rel="next"`);
+      }
+      return sendJson(res, page);
     }
     return sendHubError(res, 404, "Not found", "EntryNotFound");
   }

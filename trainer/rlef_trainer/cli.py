@@ -1,7 +1,7 @@
 """`rlef-train`: the trainer's command line, the one home of its argument definitions.
 
-Training itself is not here yet; the subcommands that exist are the fixture and parity
-tools other parts of the project call. Heavy imports (torch, transformers) happen only
+`train` runs RLEF from a config file; `toy` runs the toy proof that the trainer teaches a
+model to use execution feedback; the others are fixture and parity tools. Heavy imports (torch, transformers) happen only
 inside the command that needs them, so `--help` answers at once.
 """
 
@@ -18,7 +18,7 @@ from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlef-train",
-        description="RLEF trainer: multi-turn PPO on execution feedback (training commands are not implemented yet).",
+        description="RLEF trainer: multi-turn PPO on execution feedback.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -50,6 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="end with the assistant header (the file's add_generation_prompt wins when present)",
     )
+    train = commands.add_parser(
+        "train",
+        help="run RLEF (multi-turn PPO through the environment service) from a config file",
+        description="Train with RLEF. The config (JSON or TOML) sets the fields of RLEFConfig "
+        "(rlef_trainer/config.py); --set overrides one field. Resumes from the newest checkpoint in out_dir.",
+    )
+    train.add_argument("--config", type=Path, help="JSON or TOML config file")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    train.add_argument("--no-resume", action="store_true", help="start fresh even if out_dir has checkpoints")
+
+    toy = commands.add_parser(
+        "toy",
+        help="the toy proof that RLEF teaches a tiny model to use execution feedback",
+        description="Secret-number tasks through the real environment service: format-only supervised start, "
+        "RLEF with true and with random feedback, solve rates before and after; writes results.json and curves.png.",
+    )
+    toy.add_argument("--out", required=True, type=Path, help="folder for models, results.json and curves.png")
+    toy.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
+    toy.add_argument("--iterations", type=int, default=None, help="PPO iterations per arm (default: the toy's)")
+    toy.add_argument("--eval-episodes", type=int, default=None, help="episodes per solve-rate measurement")
     return parser
 
 
@@ -64,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         from rlef_trainer.chat_template_ids import run_chat_template_ids
 
         return run_chat_template_ids(args)
+    if args.command == "train":
+        from rlef_trainer.train_command import run_train_command
+
+        return run_train_command(args.config, args.overrides, resume=not args.no_resume)
+    if args.command == "toy":
+        from rlef_trainer.toy import run_toy_command
+
+        return run_toy_command(args.out, args.seed, iterations=args.iterations, eval_episodes=args.eval_episodes)
     parser.print_help()
     return 0
 

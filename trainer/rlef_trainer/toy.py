@@ -34,10 +34,7 @@ from rlef_trainer.rollout import EpisodeRequest, collect_rollouts
 
 SECRET_VALUES = tuple(range(10, 30))
 TOY_SET = "toy-secret"
-STATEMENT = (
-    "Print the secret number. It is an integer from 10 to 29. "
-    "If your answer is wrong, the feedback shows the expected output."
-)
+STATEMENT = "Print the secret number (an integer from 10 to 29)."
 MAX_TURNS = 3
 DONORS_PER_EPISODE = 4
 # The model shape: the fixture's tiny Qwen2 geometry and tokenizer (2 layers, width 64).
@@ -128,7 +125,7 @@ def supervised_format_step(model_dir: Path, first_prompt: list[dict[str, str]], 
     answers = [tokenizer.encode(answer_text(s), add_special_tokens=False) + [tokenizer.eos_token_id] for s in SECRET_VALUES]
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.train()
-    loss = torch.tensor(0.0)
+    loss_value = 0.0
     for _ in range(steps):
         picks = torch.randint(len(SECRET_VALUES), (batch,), generator=generator).tolist()
         width = len(prompt) + max(len(a) for a in answers)
@@ -144,8 +141,9 @@ def supervised_format_step(model_dir: Path, first_prompt: list[dict[str, str]], 
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        loss_value = loss.item()
     model.eval().save_pretrained(model_dir)
-    return {"sft_steps": float(steps), "sft_final_loss": float(loss)}
+    return {"sft_steps": float(steps), "sft_final_loss": loss_value}
 
 
 def first_observation(env: EnvClient) -> list[dict[str, str]]:
@@ -208,3 +206,125 @@ def toy_config(out_dir: Path, seed: int, *, random_feedback: bool, iterations: i
         out_dir=str(out_dir / ("train-random-feedback" if random_feedback else "train-feedback")),
         checkpoint_every=0,
     )
+
+
+def plot_curves(path: Path, results: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for key, label, colour in (("feedback", "RLEF, true feedback", "tab:blue"), ("random_feedback", "RLEF, random feedback", "tab:orange")):
+        curve = results["curves"][key]
+        ax.plot([c["iteration"] for c in curve], [c["solve_rate"] for c in curve], marker="o", ms=3, color=colour, label=f"{label} (training rollouts)")
+    ax.axhline(results["oracle_ceiling"], color="black", ls="-", lw=1, label="oracle ceiling (reads the feedback)")
+    ax.axhline(0.8 * results["oracle_ceiling"], color="grey", ls=":", lw=1, label="80% of the ceiling")
+    ax.axhline(results["chance"]["multi_turn"], color="tab:green", ls="--", lw=1, label=f"blind guessing, {MAX_TURNS} attempts")
+    ax.axhline(results["chance"]["single_turn"], color="tab:red", ls="--", lw=1, label="blind guessing, 1 attempt")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("solve rate")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Toy 'secret number' ({len(SECRET_VALUES)} values), seed {results['seed']}")
+    ax.legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def evaluate_all(env: EnvClient, model: Any, tokenizer: Any, episodes: int, seed: int) -> dict[str, dict[str, float]]:
+    model.eval()
+    return {
+        "multi_turn": solve_rate(env, model, tokenizer, episodes, max_turns=MAX_TURNS, random_feedback=False, seed=seed + 11),
+        "single_turn": solve_rate(env, model, tokenizer, episodes, max_turns=1, random_feedback=False, seed=seed + 12),
+        "random_feedback": solve_rate(env, model, tokenizer, episodes, max_turns=MAX_TURNS, random_feedback=True, seed=seed + 13),
+    }
+
+
+def run_toy(out_dir: str | Path, seed: int, *, iterations: int = 30, eval_episodes: int = 200, sft_steps: int = 300, log: Any = print) -> dict[str, Any]:
+    """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results."""
+    from rlef_trainer.env_service import start_env_service
+    from rlef_trainer.export_onnx import export_decoder_onnx
+    from rlef_trainer.models import load_models
+    from rlef_trainer.train import train
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    episodes_started = 0
+    with start_env_service() as service, EnvClient(service.url, service.token) as env:
+        prompt = first_observation(env)
+        episodes_started += 1
+        model_dir = build_start_model(out / "start-model", seed)
+        sft = supervised_format_step(model_dir, prompt, seed, sft_steps, 32)
+        log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
+
+        curves: dict[str, list[dict[str, float]]] = {}
+        evaluations: dict[str, Any] = {}
+        ceiling = oracle_ceiling(env, eval_episodes, seed + 7)
+        episodes_started += eval_episodes
+        for arm, random_feedback in (("feedback", False), ("random_feedback", True)):
+            config = toy_config(out, seed, random_feedback=random_feedback, iterations=iterations)
+            models = load_models(config)
+            if arm == "feedback":
+                evaluations["before"] = evaluate_all(env, models.generation_model(), models.tokenizer, eval_episodes, seed)
+                episodes_started += 3 * eval_episodes
+                log(f"[toy] before RL: {json.dumps({k: round(v['solve_rate'], 3) for k, v in evaluations['before'].items()})}")
+            curve: list[dict[str, float]] = []
+
+            def on_iteration(i: int, metrics: dict[str, float], _r: Any, curve: list[dict[str, float]] = curve, arm: str = arm) -> None:
+                curve.append({k: metrics[k] for k in ("iteration", "solve_rate", "mean_turns", "invalid_rate", "kl_per_turn", "approx_kl", "clip_fraction", "entropy", "explained_variance", "value_loss")})
+                log(f"[toy] {arm} iteration {i}: solve rate {metrics['solve_rate']:.3f}, turns {metrics['mean_turns']:.2f}, "
+                    f"KL/turn {metrics['kl_per_turn']:.3f}, approx KL {metrics['approx_kl']:.4f}, clip {metrics['clip_fraction']:.3f} "
+                    f"({metrics['iteration_seconds']:.1f}s)")
+
+            train(config, models, env, SecretEpisodes(random_feedback=random_feedback), resume=False, on_iteration=on_iteration)
+            episodes_started += iterations * config.rollouts_per_iteration
+            curves[arm] = curve
+            evaluations[f"after_{arm}"] = evaluate_all(env, models.generation_model(), models.tokenizer, eval_episodes, seed)
+            episodes_started += 3 * eval_episodes
+            log(f"[toy] after RL ({arm}): {json.dumps({k: round(v['solve_rate'], 3) for k, v in evaluations[f'after_{arm}'].items()})}")
+            if arm == "feedback":
+                policy_dir = out / "policy"
+                merged = models.merged_policy()
+                merged.save_pretrained(policy_dir)
+                models.tokenizer.save_pretrained(policy_dir)
+                export_decoder_onnx(merged, policy_dir)
+        stats = env.stats()
+
+    if stats["resets"] != episodes_started:
+        raise RuntimeError(f"the service counted {stats['resets']} episodes, the toy started {episodes_started}")
+    chance = {"single_turn": chance_single_turn(), "multi_turn": chance_multi_turn()}
+    before, after, after_rf = evaluations["before"], evaluations["after_feedback"], evaluations["after_random_feedback"]
+    findings = {
+        "start_ignores_feedback": abs(before["multi_turn"]["solve_rate"] - chance["multi_turn"]) <= 0.05,
+        "learns_to_use_feedback": after["multi_turn"]["solve_rate"] >= 0.8 * ceiling,
+        "single_turn_stays_at_chance": abs(after["single_turn"]["solve_rate"] - chance["single_turn"]) <= 0.05,
+        "random_feedback_stays_at_chance": abs(after_rf["random_feedback"]["solve_rate"] - chance["multi_turn"]) <= 0.05,
+    }
+    results = {
+        "seed": seed, "secret_values": len(SECRET_VALUES), "max_turns": MAX_TURNS, "iterations": iterations,
+        "rollouts_per_iteration": toy_config(out, seed, random_feedback=False, iterations=iterations).rollouts_per_iteration,
+        "eval_episodes": eval_episodes, "oracle_ceiling": ceiling, "chance": chance, "evaluations": evaluations,
+        "curves": curves, "findings": findings, "sft": sft,
+        "service": {"episodes": stats["resets"], "steps": stats["steps"], "isolation": service.isolation, "errors": stats.get("errors", {})},
+        "seconds": time.perf_counter() - started,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot_curves(out / "curves.png", results)
+    log(f"[toy] findings: {json.dumps(findings)}; service episodes {stats['resets']}; {results['seconds']:.0f}s; wrote {out / 'results.json'}")
+    return results
+
+
+def run_toy_command(out: Path, seed: int, *, iterations: int | None, eval_episodes: int | None) -> int:
+    from transformers.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    kwargs: dict[str, int] = {}
+    if iterations is not None:
+        kwargs["iterations"] = iterations
+    if eval_episodes is not None:
+        kwargs["eval_episodes"] = eval_episodes
+    results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)
+    return 0 if all(results["findings"].values()) else 1

@@ -50,6 +50,7 @@ export function renderPython(node: JsonNode): string {
         if (tag === "$complex") return `complex(${items ? items.map(renderPython).join(", ") : renderPython(inner)})`;
         if (tag === "$float") return `float(${renderPython(inner)})`;
         if (tag === "$repr" && inner.type === "string") return inner.value;
+        if (tag === "$hexint" && inner.type === "string") return inner.value.startsWith("-") ? `-0x${inner.value.slice(1)}` : `0x${inner.value}`;
       }
       return `{${node.entries.map(([k, v]) => `${pythonString(k)}: ${renderPython(v)}`).join(", ")}}`;
     }

@@ -229,25 +229,8 @@ export class PythonForkServer {
   /** The host pid of the server's child whose pid inside the sandbox is `nsPid`. */
   private hostPidOf(nsPid: number): number | null {
     if (this.initHostPid === null) return null;
-    const childrenOf = (pid: number): number[] => {
-      try {
-        return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-      } catch {
-        // kernels without CONFIG_PROC_CHILDREN: find them by parent pid
-        return readdirSync("/proc")
-          .filter((entry) => /^\d+$/.test(entry))
-          .map(Number)
-          .filter((candidate) => {
-            try {
-              return new RegExp(`^PPid:\\s+${pid}$`, "m").test(readFileSync(`/proc/${candidate}/status`, "utf8"));
-            } catch {
-              return false;
-            }
-          });
-      }
-    };
-    for (const serverPid of childrenOf(this.initHostPid)) {
-      for (const pid of childrenOf(serverPid)) {
+    for (const serverPid of childPids(this.initHostPid)) {
+      for (const pid of childPids(serverPid)) {
         const line = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
         const ids = line ? line[1].trim().split(/\s+/).map(Number) : [];
         if (ids[ids.length - 1] === nsPid) return pid;
@@ -373,6 +356,29 @@ export class PythonForkServer {
     this.stderr.close();
     await rm(this.folder, { recursive: true, force: true });
   }
+}
+
+/** Host pids of `pid`'s children. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return childPidsByScan(pid); // kernels without CONFIG_PROC_CHILDREN
+  }
+}
+
+export function childPidsByScan(pid: number): number[] {
+  const parentLine = new RegExp(`^PPid:\\s+${pid}$`, "m");
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((candidate) => {
+      try {
+        return parentLine.test(readFileSync(`/proc/${candidate}/status`, "utf8"));
+      } catch {
+        return false;
+      }
+    });
 }
 
 function signalName(number: number): string | null {

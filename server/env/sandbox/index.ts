@@ -75,6 +75,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
 
   const stateDir = await mkdtemp(join(tmpdir(), "rlef-sandbox-"));
   const etcDir = join(stateDir, "etc");
+  let cgroupSetup: CgroupV1Setup | null = null;
   try {
     await writeSyntheticEtc(etcDir);
     let bwrapPath: string | null = null;
@@ -88,6 +89,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
 
     const cgroupName = sandboxGroupName(process.pid, randomBytes(4).toString("hex"));
     const cgroups = await findCgroups(cgroupName);
+    cgroupSetup = cgroups.setup;
     const fileBlockBytes = await probeFileBlockBytes().catch(() => null);
 
     const enforced = bwrapPath ? [...BWRAP_PROTECTIONS] : [];
@@ -122,6 +124,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     }
     return new PooledSandbox(backend, pool, stateDir, forkServer);
   } catch (error) {
+    if (cgroupSetup) await tearDownCgroupV1(cgroupSetup);
     await rm(stateDir, { recursive: true, force: true });
     throw error;
   }

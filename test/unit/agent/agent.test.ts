@@ -7,6 +7,9 @@ import { runTests } from "../../../server/env/run";
 import { createSandbox, type Sandbox } from "../../../server/env/sandbox";
 import { DEFAULT_LIMITS, type StdioTask } from "../../../server/env/types";
 import { ReplayPolicy } from "../../../server/policy/replay";
+import { loadOnnxPolicy } from "../../../server/policy/onnx/onnx-policy";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 let sandbox: Sandbox;
 before(async () => {
@@ -121,4 +124,26 @@ test("cancelling mid-generation stops the run with outcome cancelled", async () 
   assert.equal(t.turns.length, 0);
   const tokens = events.filter((e) => e.type === "token").length;
   assert.ok(tokens < Array.from(wrong).length, `generation stopped early (${tokens} tokens)`);
+});
+
+test("with the real ONNX demo model, later turns extend the earlier token ids instead of re-tokenising them", async () => {
+  const folder = join(__dirname, "..", "..", "..", "models", "demo");
+  assert.ok(existsSync(join(folder, "onnx", "model.onnx")), `the demo model is missing from ${folder}: run bash .ci/install`);
+  const policy = await loadOnnxPolicy(folder);
+  try {
+    const t = await runAgentEpisode(task, policy, {
+      runTests: (tk, code, which, s) => runTests(tk, code, { sandbox, which, signal: s }),
+      sampling: { temperature: 1, maxTokens: 24 },
+      seed: 7,
+    });
+    assert.equal(t.turns.length, 3, "the random model never solves the task");
+    for (let i = 1; i < t.turns.length; i++) {
+      const previous = [...t.turns[i - 1].promptTokenIds, ...t.turns[i - 1].completionTokenIds];
+      assert.deepEqual(t.turns[i].promptTokenIds.slice(0, previous.length), previous, `turn ${i + 1} starts with turn ${i}'s exact ids`);
+      assert.ok(t.turns[i].promptTokenIds.length > previous.length);
+    }
+    assert.equal(t.turns[0].completionLogprobs.length, t.turns[0].completionTokenIds.length);
+  } finally {
+    await policy.unload();
+  }
 });

@@ -1,5 +1,6 @@
 import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,8 +153,9 @@ test("malformed listings from the Hub fail with the field named", async () => {
     ["[]", /is not a JSON object/],
     [JSON.stringify({ sha: "abc", siblings: [] }), /'sha' must be 40 hex digits/],
     [JSON.stringify({ sha: "a".repeat(40) }), /no 'siblings' array/],
-    [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "config.json" }] }), /siblings\[0\]\.size must be a byte count/],
-    [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "x.onnx", size: 3, blobId: "b".repeat(40), lfs: { sha256: "zz", size: 3 } }] }), /lfs\.sha256 must be 64 hex digits/],
+    [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "config.json", size: "12", blobId: "b".repeat(40) }] }), /siblings\[0\]\.size must be a byte count, got "12"/],
+    [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "config.json" }] }), /revision not found on the Hub: rlef-test\/tiny-coder@a{40} \(tree\)/],
+    [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "x.onnx", size: 3, blobId: "b".repeat(40), lfs: { sha256: "zz", size: 3 } }] }), /siblings\[0\]\.lfs\.sha256 must be 64 hex digits/],
     [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "../../etc/passwd", size: 3, blobId: "b".repeat(40) }] }), /unsafe file path "..\/..\/etc\/passwd"/],
     [JSON.stringify({ sha: "a".repeat(40), siblings: [{ rfilename: "onnx/model.onnx", size: 3, blobId: "b".repeat(40) }] }), /not an ONNX model repository: it has no config.json, tokenizer.json, tokenizer_config.json/],
   ];
@@ -179,4 +181,37 @@ test("a file served from another commit than the listing's is refused", async ()
   hub.faults.repoCommitHeader = "f".repeat(40);
   await assert.rejects(downloadModel({ repo: REPO, cacheDir, hub: settings() }), /is served from commit f{40}, not the listed [0-9a-f]{40}/);
   assert.deepEqual(listModels(cacheDir), []);
+});
+
+test("a listing served without blob metadata is completed from the tree API", async () => {
+  const bare = await fetch(`${hub.endpoint}/api/models/${REPO}/revision/main`);
+  hub.faults.revisionBody = await bare.text();
+  const model = await downloadModel({ repo: REPO, cacheDir, hub: settings() });
+  sameBytes(model.path, "onnx/model.onnx");
+  sameBytes(model.path, "config.json");
+  assert.ok(hub.requests.some((r) => r.url === `/api/models/${REPO}/tree/${hub.commit(REPO)}?recursive=true`));
+});
+
+test("a tree listing split over linked pages is read to the end", async () => {
+  const paged = await startHubStandin({ repos: { [REPO]: { folder: repoFolder } }, treePageSize: 2 });
+  try {
+    const bare = await fetch(`${paged.endpoint}/api/models/${REPO}/revision/main`);
+    paged.faults.revisionBody = await bare.text();
+    const model = await downloadModel({ repo: REPO, cacheDir, hub: { endpoint: paged.endpoint } });
+    for (const path of ["config.json", "tokenizer.json", "chat_template.jinja", "onnx/model.onnx"]) sameBytes(model.path, path);
+    assert.ok(paged.requests.filter((r) => r.url.includes("/tree/")).length >= 5, "every page was fetched");
+  } finally {
+    await paged.close();
+  }
+});
+
+test("a second download of the same model while one runs is refused; a lock left by a dead process is taken over", async () => {
+  const lock = join(cacheDir, "rlef-test--tiny-coder.lock");
+  writeFileSync(lock, String(process.pid));
+  await assert.rejects(downloadModel({ repo: REPO, cacheDir, hub: settings() }), new RegExp(`another download of rlef-test/tiny-coder \\(fp32\\) is in progress \\(process ${process.pid}\\)`));
+  const exited = spawnSync(process.execPath, ["-e", ""]).pid as number;
+  writeFileSync(lock, String(exited));
+  const model = await downloadModel({ repo: REPO, cacheDir, hub: settings() });
+  sameBytes(model.path, "onnx/model.onnx");
+  assert.equal(existsSync(lock), false, "the lock is released");
 });

@@ -18,7 +18,8 @@ let hfCache: string;
 
 before(async () => {
   repoFolder = makeFixtureRepo();
-  hub = await startHubStandin({ repos: { [REPO]: { folder: repoFolder } } });
+  // Small tree pages, so the client's Link-header pagination is exercised as well.
+  hub = await startHubStandin({ repos: { [REPO]: { folder: repoFolder } }, treePageSize: 3 });
   hfCache = mkdtempSync(join(tmpdir(), "rlef-hf-cache-"));
 });
 
@@ -59,4 +60,5 @@ test("huggingface_hub's snapshot_download and hf_hub_download fetch identical by
   // It took the LFS files through the CDN redirect, as it does from the real Hub.
   assert.ok(hub.requests.some((r) => r.method === "HEAD" && r.url.includes("/resolve/")));
   assert.ok(hub.requests.some((r) => r.host.startsWith("127.0.0.2:") && r.method === "GET"));
+  assert.ok(hub.requests.filter((r) => r.url.includes("/tree/")).length >= 3, "it followed the tree pages");
 });

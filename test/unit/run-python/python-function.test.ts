@@ -107,6 +107,19 @@ describe("outcomes per case", () => {
     assert.match(r.results[0].trace!, /did not finish loading/);
   });
 
+  test("a solution without the entry point is told which function the tests call", async () => {
+    const r = await run(task(asserts("assert candidate(2) == 4")), "def squared(x):\n    return x * x\n");
+    assert.equal(r.results[0].outcome, "exception");
+    assert.match(r.results[0].trace!, /does not define a function named 'square'/);
+  });
+
+  test("a program that never finishes loading times out every case, even when it swallows the timeout", async () => {
+    for (const code of ["while True:\n    pass\n", "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass\n"]) {
+      const r = await run(task(asserts("assert square(1) == 1", "assert square(2) == 4")), code);
+      assert.deepEqual(outcomes(r), ["timeout", "timeout"]);
+    }
+  });
+
   test("a syntax error fails every case with the error", async () => {
     const r = await run(task(asserts("assert square(1) == 1")), "def square(x)\n    return x\n");
     assert.equal(r.results[0].outcome, "exception");

@@ -174,7 +174,7 @@ test("malformed codejam and xcodeeval records are errors, not crashes", async ()
   );
 });
 
-test("the Python mutant negates the first comparison outside strings and comments", () => {
+test("the Python mutant negates the last comparison outside strings, comments and while headers", () => {
   const code = '# a < b in a comment\ns = "x == y"\nt = """<=\n"""\nif n << 1 > 2:\n    print(1)\n';
   const m = mutatePythonOneToken(code);
   assert.equal(m?.code, code.replace("if n << 1 > 2", "if n << 1 <= 2"));
@@ -182,6 +182,9 @@ test("the Python mutant negates the first comparison outside strings and comment
   assert.equal(mutatePythonOneToken("def f(x) -> int:\n    return x == 1\n")?.code, "def f(x) -> int:\n    return x != 1\n");
   assert.equal(mutatePythonOneToken("print(r'\\'<')\nprint(7)\n")?.label, "mutant: '7' -> '8' at line 2");
   assert.equal(mutatePythonOneToken("print('hi')\n"), null);
+  assert.equal(mutatePythonOneToken("if a < b:\n    pass\nprint(a == b)\n")?.label, "mutant: '==' -> '!=' at line 3", "the last comparison");
+  assert.equal(mutatePythonOneToken("x = 2 ** 3\nx += 1\nprint(x * 2 + 1)\n")?.label, "mutant: '+' -> '-' at line 3", "then the last arithmetic operator");
+  assert.equal(mutatePythonOneToken("print(a // b)\n")?.code, "print(a * b)\n");
   assert.equal(mutatePythonOneToken("while n > 0:\n    n -= 1\nprint(n == 0)\n")?.label, "mutant: '==' -> '!=' at line 3", "while headers are skipped");
 });
 

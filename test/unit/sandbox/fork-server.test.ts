@@ -2,6 +2,8 @@
 // and nothing of one run visible to the next run on the same worker.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { childPids, childPidsByScan } from "../../../server/env/sandbox/fork-server";
 import { createSandbox } from "../../../server/env/sandbox/index";
 import type { ExecSpec, Sandbox } from "../../../server/env/sandbox/types";
 
@@ -138,4 +140,16 @@ test("programs the fork server does not handle run in a fresh sandbox", async ()
   assert.ok(!module.isolation.enforced.includes("fork-server"));
   const node = await forked.exec({ argv: ["node", "-e", "console.log(1)"], limits });
   assert.ok(!node.isolation.enforced.includes("fork-server"));
+});
+
+test("a process's children are found with and without /proc/<pid>/task/<pid>/children", async () => {
+  const child = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    await new Promise((resolve) => child.once("spawn", resolve));
+    assert.ok(childPids(process.pid).includes(child.pid!));
+    assert.ok(childPidsByScan(process.pid).includes(child.pid!));
+    assert.deepEqual(childPidsByScan(child.pid!), []);
+  } finally {
+    child.kill("SIGKILL");
+  }
 });

@@ -105,3 +105,10 @@ test("an unisolated program that exits leaves no background child behind", async
     await sandbox.dispose();
   }
 });
+
+test("a fork server without bubblewrap is refused, and the refused sandbox leaves no cgroup behind", async () => {
+  const ours = () => readdirSync("/sys/fs/cgroup/pids").filter((name) => name.startsWith(`rlef-sandbox-${process.pid}-`));
+  const before = ours();
+  await assert.rejects(createSandbox({ mode: "unisolated", allowUnisolated: true, forkServer: true }), /forkServer needs bubblewrap/);
+  assert.deepEqual(ours(), before);
+});

@@ -19,6 +19,7 @@ import linecache
 import math
 import operator
 import os
+import re
 import signal
 import sys
 import time
@@ -52,7 +53,10 @@ class ReprValue:
 
 # ---- value encoding: plain JSON plus single-key tagged objects for Python types JSON lacks ----
 
-TAGS = ("$tuple", "$set", "$frozenset", "$dict", "$complex", "$float", "$repr")
+TAGS = ("$tuple", "$set", "$frozenset", "$dict", "$complex", "$float", "$repr", "$hexint")
+# Integers above this many bits travel as hex: decimal conversion is quadratic in CPython, and HumanEval+
+# has expected outputs with a million digits (HumanEval/83, HumanEval/139).
+HEX_INT_BITS = 8192
 
 
 def decode(value):
@@ -75,6 +79,8 @@ def decode(value):
                 return float(inner)
             if tag == "$repr":
                 return ReprValue(inner)
+            if tag == "$hexint":
+                return int(inner, 16)
         return {k: decode(v) for k, v in value.items()}
     return value
 
@@ -82,6 +88,8 @@ def decode(value):
 def encode(value, depth=0):
     if depth > 200:
         return {"$repr": safe_repr(value)}
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > HEX_INT_BITS:
+        return {"$hexint": format(value, "x")}
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -101,6 +109,8 @@ def encode(value, depth=0):
 
 
 def safe_repr(value):
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 20 * HEX_INT_BITS:
+        return "<int of about %d digits>" % int(value.bit_length() * 0.30103)
     try:
         text = repr(value)
     except BaseException as e:  # a candidate's __repr__ may itself fail
@@ -289,6 +299,9 @@ def run_case(case, ns, spec):
     kind = case["kind"]
     if kind == "call":
         return run_call(case, ns, spec["entryPoint"], spec.get("comparison") or {}, spec["mode"])
+    if "candidate" not in ns and re.search(r"\bcandidate\b", case["code"]):
+        # HumanEval's tests call the function `candidate`; say which name the solution must define.
+        raise NameError("the solution does not define a function named %r" % spec["entryPoint"])
     run_statements(case["code"], ns, assert_values=(kind == "assert"))
     return {}
 
@@ -308,7 +321,10 @@ class Timer:
             signal.setitimer(signal.ITIMER_REAL, GRACE_SECONDS)
             raise CaseTimeout()
         # The candidate swallowed the timeout: report it ourselves and stop.
-        self.emit({"event": "result", "case": self.case, "outcome": "timeout", "durationMs": None})
+        if self.case is None:
+            self.emit({"event": "load_error", "outcome": "timeout", "trace": "loading the program took too long"})
+        else:
+            self.emit({"event": "result", "case": self.case, "outcome": "timeout", "durationMs": None})
         os._exit(3)
 
     def start(self, case_index, seconds):
