@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, type LanguageClient } from "vscode-languageclient/node";
-import { AgentEventMethod, ServerCommands, type AgentEventNotification, type AgentRunReply } from "../server/lsp/protocol";
+import { AgentEventMethod, ServerCommands, SetApiKeyMethod, type AgentEventNotification, type AgentRunReply, type InstalledModelInfo } from "../server/lsp/protocol";
 import { acceptProposal, showDiff, type PendingProposal, type ProposalDocuments } from "./review";
 import type { StatusBar } from "./status";
 import type { TranscriptPanel } from "./transcript";
@@ -25,6 +25,7 @@ interface RunRequest {
   hint?: string;
 }
 
+export const API_KEY_SECRET = "rlef.apiKey";
 const CONSENT_KEY = "rlef.unisolatedConsent";
 const ENDPOINT_NOTICE_KEY = "rlef.endpointNoticeFor";
 const NO_SANDBOX = /needs explicit consent/;
@@ -209,15 +210,23 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   reg("rlef.showOutput", () => log.show());
   reg("rlef.selectModel", async () => {
     const cfg = vscode.workspace.getConfiguration("rlef");
+    const downloaded = (await client.sendRequest(ExecuteCommandRequest.type, { command: ServerCommands.listModels, arguments: [] })) as InstalledModelInfo[];
     const pick = await vscode.window.showQuickPick(
       [
-        { label: "Bundled demo model", description: "tiny, for trying RLEF out", value: "demo" },
-        { label: "ONNX model folder…", description: "a downloaded or exported model", value: "onnx" },
-        { label: "OpenAI-compatible endpoint…", description: "vLLM, Ollama, llama.cpp server, LM Studio", value: "endpoint" },
+        { label: "Bundled demo model", description: "tiny, for trying RLEF out", value: "demo", path: "" },
+        ...downloaded.map((m) => ({ label: m.name, description: `downloaded, ${(m.sizeBytes / 1e6).toFixed(0)} MB`, value: "downloaded", path: m.path })),
+        { label: "ONNX model folder…", description: "a downloaded or exported model", value: "onnx", path: "" },
+        { label: "OpenAI-compatible endpoint…", description: "vLLM, Ollama, llama.cpp server, LM Studio", value: "endpoint", path: "" },
       ],
       { placeHolder: "Which model should RLEF use?" },
     );
     if (!pick) return;
+    if (pick.value === "downloaded") {
+      await cfg.update("policy.modelPath", pick.path, vscode.ConfigurationTarget.Global);
+      await cfg.update("policy.backend", "onnx", vscode.ConfigurationTarget.Global);
+      log.info(`model set to ${pick.path}`);
+      return;
+    }
     if (pick.value === "onnx") {
       const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: "Use This Model" });
       if (!folder?.[0]) return;
@@ -236,7 +245,40 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   reg("rlef.setApiKey", async () => {
     const key = await vscode.window.showInputBox({ prompt: "API key for the model endpoint (stored in VS Code's secret storage)", password: true, ignoreFocusOut: true });
     if (key === undefined) return;
-    await context.secrets.store("rlef.apiKey", key);
+    await context.secrets.store(API_KEY_SECRET, key);
+    await client.sendNotification(SetApiKeyMethod, { apiKey: key || null });
     log.info("API key stored in secret storage");
+  });
+  reg("rlef.downloadModel", async () => {
+    if (restricted()) return;
+    const repo = await vscode.window.showInputBox({
+      prompt: "Hugging Face model id of an ONNX decoder repository",
+      placeHolder: "onnx-community/Qwen2.5-Coder-0.5B-Instruct",
+      validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? null : "owner/name"),
+    });
+    if (!repo) return;
+    const variant = await vscode.window.showQuickPick(
+      [
+        { label: "quantized", description: "int8, smallest and fastest on CPU" },
+        { label: "fp32", description: "full precision" },
+        { label: "fp16", description: "half precision" },
+        { label: "q4", description: "4-bit weights" },
+      ],
+      { placeHolder: "Which variant?" },
+    );
+    if (!variant) return;
+    try {
+      const installed = (await client.sendRequest(ExecuteCommandRequest.type, {
+        command: ServerCommands.downloadModel,
+        arguments: [{ repo: repo.trim(), variant: variant.label }],
+      })) as InstalledModelInfo;
+      const cfg = vscode.workspace.getConfiguration("rlef");
+      await cfg.update("policy.modelPath", installed.path, vscode.ConfigurationTarget.Global);
+      await cfg.update("policy.backend", "onnx", vscode.ConfigurationTarget.Global);
+      log.info(`downloaded ${installed.name} to ${installed.path}`);
+      void vscode.window.showInformationMessage(`RLEF: downloaded ${installed.name} (${(installed.sizeBytes / 1e6).toFixed(0)} MB) and selected it.`);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`RLEF: download failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   });
 }

@@ -2,7 +2,8 @@
 // language server (server/), started here through vscode-languageclient.
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
-import { registerCommands } from "./commands";
+import { SetApiKeyMethod } from "../server/lsp/protocol";
+import { API_KEY_SECRET, registerCommands } from "./commands";
 import { ProposalDocuments } from "./review";
 import { StatusBar } from "./status";
 import { TranscriptPanel } from "./transcript";
@@ -27,7 +28,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: "file", language: "plaintext" },
     ],
     synchronize: { configurationSection: "rlef" },
-    initializationOptions: { settings: vscode.workspace.getConfiguration().get("rlef") },
+    initializationOptions: {
+      settings: vscode.workspace.getConfiguration().get("rlef"),
+      modelCacheDir: vscode.Uri.joinPath(context.globalStorageUri, "models").fsPath,
+    },
     outputChannel: log,
   };
   client = new LanguageClient("rlef", "RLEF", serverOptions, clientOptions);
@@ -42,6 +46,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     log.info("Restricted Mode: RLEF will not run code until the workspace is trusted.");
   }
   await client.start();
+  // The endpoint's API key lives in secret storage and reaches the server only in memory.
+  await client.sendNotification(SetApiKeyMethod, { apiKey: (await context.secrets.get(API_KEY_SECRET)) ?? null });
   log.info("RLEF language server started");
 }
 

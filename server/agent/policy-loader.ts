@@ -3,7 +3,10 @@
 // RLEF_REPLAY_POLICY environment variable, which test harnesses set; it is never a setting.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { currentModel } from "../models/model-cache";
+import { defaultModelCacheDir } from "../models/hub-settings";
 import { loadOnnxPolicy } from "../policy/onnx/onnx-policy";
+import { createOpenAIPolicy } from "../policy/openai/openai-policy";
 import { loadReplayPolicy } from "../policy/replay";
 import type { Policy } from "../policy/types";
 import type { ServerSettings } from "../lsp/settings";
@@ -15,7 +18,11 @@ export interface PolicyLoaderContext {
   /** The extension's (or repository's) root folder, which holds models/demo. */
   root: string;
   /** Reads an API key (the editor's secret storage, else environment variables); never logged. */
-  apiKey?: () => Promise<string | undefined>;
+  apiKey?: () => string | undefined;
+  /** The model manager's cache (the editor's global storage); default $XDG_CACHE_HOME/rlef/models. */
+  modelCacheDir?: () => string | undefined;
+  /** Diagnostic lines of the endpoint backend (the key never appears in them). */
+  log?: (line: string) => void;
 }
 
 export function demoModelPath(root: string): string {
@@ -36,11 +43,15 @@ export function makePolicyLoader(context: PolicyLoaderContext): (settings: Serve
         }
         return loadOnnxPolicy(path, { intraOpThreads: threads, idleUnloadMs });
       }
-      case "onnx":
-        if (!settings.policy.modelPath) throw new Error("rlef.policy.modelPath is empty: choose a model with 'RLEF: Select Model'");
-        return loadOnnxPolicy(settings.policy.modelPath, { intraOpThreads: threads, idleUnloadMs });
+      case "onnx": {
+        // An explicit folder wins; otherwise the model selected in the model manager's cache.
+        const folder = settings.policy.modelPath || currentModel(context.modelCacheDir?.() ?? defaultModelCacheDir())?.path;
+        if (!folder) throw new Error("no ONNX model chosen: set rlef.policy.modelPath, or download one with 'RLEF: Download Model'");
+        return loadOnnxPolicy(folder, { intraOpThreads: threads, idleUnloadMs });
+      }
       case "endpoint":
-        throw new Error("the endpoint backend is not available in this build");
+        if (!settings.endpoint.model) throw new Error("rlef.endpoint.model is empty: name the model to request from the endpoint");
+        return createOpenAIPolicy({ baseUrl: settings.endpoint.url, model: settings.endpoint.model, apiKey: context.apiKey?.(), log: context.log });
     }
   };
 }

@@ -3,6 +3,7 @@ import { envServeCommand } from "./commands/env-serve";
 import { evalCommand } from "./commands/eval";
 import { modelsCommand } from "./commands/models";
 import { runTestsCommand } from "./commands/run-tests";
+import { serveCommand } from "./commands/serve";
 import { solveCommand } from "./commands/solve";
 import { verifyCommand } from "./commands/verify";
 
@@ -18,6 +19,7 @@ export const commands: Command[] = [
   { name: "verify", summary: "check every reference solution of a set through the whole pipeline", run: verifyCommand },
   { name: "run-tests", summary: "run one program against one task's tests in the sandbox", run: runTestsCommand },
   { name: "env", summary: "environment service: 'rlef env serve' (WebSocket)", run: (a) => runEnv(a) },
+  { name: "serve", summary: "an OpenAI-compatible endpoint for a local ONNX model", run: (a) => serveCommand(a) },
   { name: "models", summary: "download, list, select and remove models", run: (a) => modelsCommand(a) },
 ];
 

@@ -14,6 +14,10 @@ export const ServerCommands = {
   stop: "rlef.server.stop",
   /** args: [] → ServerStatus. */
   status: "rlef.server.status",
+  /** args: [{ repo, revision?, variant? }] → InstalledModelInfo. Downloads an ONNX model from the Hub, with progress. */
+  downloadModel: "rlef.server.downloadModel",
+  /** args: [] → InstalledModelInfo[]. Models in the model manager's cache. */
+  listModels: "rlef.server.listModels",
 } as const;
 
 /** Options every run command accepts besides its target. */
@@ -60,6 +64,26 @@ export interface AgentEventNotification {
 }
 
 export const AgentEventMethod = "rlef/agentEvent";
+
+/** Client → server notification carrying the endpoint's API key from the editor's secret storage (never logged). */
+export const SetApiKeyMethod = "rlef/setApiKey";
+export interface SetApiKeyParams {
+  apiKey: string | null;
+}
+
+export interface InstalledModelInfo {
+  name: string;
+  path: string;
+  sizeBytes: number;
+  current: boolean;
+}
+
+/** initializationOptions the server reads. */
+export interface InitializationOptions {
+  settings?: unknown;
+  /** Where downloaded models live (the editor's global storage); default $XDG_CACHE_HOME/rlef/models. */
+  modelCacheDir?: string;
+}
 
 export interface ServerStatus {
   version: number;

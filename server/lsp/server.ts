@@ -25,12 +25,20 @@ import {
   AgentEventMethod,
   LSP_PROTOCOL_VERSION,
   ServerCommands,
+  SetApiKeyMethod,
   type AgentRunReply,
+  type InitializationOptions,
+  type InstalledModelInfo,
+  type SetApiKeyParams,
   type FixUntilTestsPassArgs,
   type ServerStatus,
   type SolveProblemArgs,
 } from "./protocol";
 import { parseSettings } from "./settings";
+import { downloadModel } from "../models/download-model";
+import { defaultModelCacheDir, hubSettingsFromEnv } from "../models/hub-settings";
+import { listModels, type InstalledModel } from "../models/model-cache";
+import type { OnnxVariant } from "../policy/onnx/model-folder";
 
 /** Client-side command the code lenses and code actions invoke (the VS Code extension wraps it with diff review). */
 const CLIENT_FIX_COMMAND = "rlef.fixUntilTestsPass";
@@ -42,10 +50,18 @@ export function startServer(connection: Connection, root: string): void {
   let session: AgentSession | null = null;
   const runs = new Map<string, AbortController>();
   let workspaceFolders: string[] = [];
+  let apiKey: string | undefined;
+  let modelCacheDir: string | undefined;
+
+  connection.onNotification(SetApiKeyMethod, (params: SetApiKeyParams) => {
+    apiKey = typeof params?.apiKey === "string" && params.apiKey ? params.apiKey : undefined;
+  });
 
   connection.onInitialize((params: InitializeParams) => {
-    const init = (params.initializationOptions ?? {}) as { settings?: unknown };
-    session = new AgentSession(parseSettings(init.settings), makePolicyLoader({ root }));
+    const init = (params.initializationOptions ?? {}) as InitializationOptions;
+    modelCacheDir = typeof init.modelCacheDir === "string" && init.modelCacheDir ? init.modelCacheDir : undefined;
+    const loader = makePolicyLoader({ root, apiKey: () => apiKey, modelCacheDir: () => modelCacheDir, log: (line) => connection.console.log(line) });
+    session = new AgentSession(parseSettings(init.settings), loader);
     workspaceFolders = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
     if (workspaceFolders.length === 0 && params.rootUri) workspaceFolders = [fileURLToPath(params.rootUri)];
     return {
@@ -132,6 +148,37 @@ export function startServer(connection: Connection, root: string): void {
           }
         }
         return { stopped };
+      }
+      case ServerCommands.listModels:
+        return listModels(modelCacheDir ?? defaultModelCacheDir()).map(modelInfo);
+      case ServerCommands.downloadModel: {
+        const repo = typeof arg.repo === "string" ? arg.repo.trim() : "";
+        if (!repo) throw new Error("downloadModel needs { repo } such as onnx-community/Qwen2.5-Coder-0.5B-Instruct");
+        const variant = typeof arg.variant === "string" ? (arg.variant as OnnxVariant) : undefined;
+        const revision = typeof arg.revision === "string" && arg.revision ? arg.revision : undefined;
+        const controller = new AbortController();
+        token.onCancellationRequested(() => controller.abort());
+        let progress: WorkDoneProgressReporter = workDone;
+        if (WorkDoneProgressReporter.isNullInstance(workDone)) {
+          const created = await connection.window.createWorkDoneProgress();
+          created.token.onCancellationRequested(() => controller.abort());
+          progress = created;
+        }
+        progress.begin(`Downloading ${repo}`, 0, "listing files", true);
+        try {
+          const installed = await downloadModel({
+            repo,
+            revision,
+            variant,
+            cacheDir: modelCacheDir ?? defaultModelCacheDir(),
+            hub: hubSettingsFromEnv(),
+            signal: controller.signal,
+            onProgress: (p) => progress.report(p.bytesTotal ? Math.floor((p.bytesDone / p.bytesTotal) * 100) : 0, `${p.file} (${(p.bytesDone / 1e6).toFixed(1)} of ${(p.bytesTotal / 1e6).toFixed(1)} MB)`),
+          });
+          return modelInfo(installed);
+        } finally {
+          progress.done();
+        }
       }
       case ServerCommands.status: {
         const status: ServerStatus = { version: LSP_PROTOCOL_VERSION, policy: null, isolation: null, runs: [...runs.keys()] };
@@ -232,6 +279,10 @@ function progressTracker(progress: WorkDoneProgressReporter, attempts: number | 
         break;
     }
   };
+}
+
+function modelInfo(m: InstalledModel): InstalledModelInfo {
+  return { name: m.name, path: m.path, sizeBytes: m.sizeBytes, current: m.current };
 }
 
 function uriToPath(uri: string): string | null {

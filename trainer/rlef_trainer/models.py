@@ -13,6 +13,7 @@ import contextlib
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,7 +50,7 @@ def _backbone(lm: nn.Module) -> nn.Module:
 @dataclass
 class RLEFModels:
     config: RLEFConfig
-    tokenizer: PreTrainedTokenizerBase
+    tokenizer: PreTrainedTokenizerBase | None
     policy: nn.Module  # a causal LM (a PeftModel in lora mode)
     value_head: nn.Linear
     reference: nn.Module | None = None  # full mode only
@@ -132,11 +133,16 @@ class RLEFModels:
 
 def load_models(config: RLEFConfig, *, policy: PreTrainedModel | None = None) -> RLEFModels:
     """Load the starting policy from `config.model` (or take `policy`, e.g. a model built in memory)."""
-    device = resolve_device(config)
-    dtype = resolve_dtype(config, device)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return build_models(config, tokenizer, policy=policy)
+
+
+def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel | None = None) -> RLEFModels:
+    """The three networks from `policy` (copied) or from `config.model`, on the configured device and dtype."""
+    device = resolve_device(config)
+    dtype = resolve_dtype(config, device)
 
     def fresh_lm() -> PreTrainedModel:
         if policy is not None:

@@ -9,15 +9,16 @@ tests, feedback text, reward); this module only samples and bookkeeps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from rlef_trainer.env_client import EnvClient
+if TYPE_CHECKING:  # the GPU benchmark imports this module without websockets installed
+    from rlef_trainer.env_client import EnvClient
 
 # A private-use placeholder marks where the response text sits in the rendered template.
-RESPONSE_PLACEHOLDER = "\ue000RLEF_RESPONSE\ue000"
+RESPONSE_PLACEHOLDER = "\ue000rlef response\ue000"
 
 
 @dataclass

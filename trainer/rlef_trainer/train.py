@@ -74,6 +74,8 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
     metrics_file = out / "metrics.jsonl"
+    if models.tokenizer is None:
+        raise ValueError("training needs the policy's tokenizer")
     pad = models.tokenizer.pad_token_id
     while state.iteration < config.iterations:
         started = time.perf_counter()

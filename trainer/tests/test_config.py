@@ -1,0 +1,58 @@
+"""RLEFConfig: paper defaults, file loading, --set overrides and the errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rlef_trainer.config import RLEFConfig, load_config
+
+
+def test_full_mode_defaults_are_the_papers() -> None:
+    c = RLEFConfig()
+    assert (c.lr, c.weight_decay, c.warmup_steps, c.temperature) == (2e-7, 0.1, 50, 1.0)
+    assert (c.kl_beta, c.clip_eps, c.value_clip, c.max_turns) == (0.05, 0.2, 0.2, 3)
+    assert (c.rollouts_per_iteration, c.minibatch_size, c.updates_per_iteration()) == (1024, 256, 4)
+    assert RLEFConfig(mode="lora").effective_lr() == RLEFConfig().lora_lr != c.effective_lr()
+
+
+def test_json_and_toml_files_and_set_overrides(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps({"mode": "lora", "lora_rank": 8, "kl_beta": 0.1}))
+    (tmp_path / "b.toml").write_text('mode = "lora"\nlora_rank = 8\nkl_beta = 0.1\nadam_betas = [0.9, 0.99]\n')
+    a = load_config(tmp_path / "a.json", ["lora_rank=4", "random_feedback=true", "temperature=0.7"])
+    assert (a.mode, a.lora_rank, a.kl_beta, a.random_feedback, a.temperature) == ("lora", 4, 0.1, True, 0.7)
+    b = load_config(tmp_path / "b.toml")
+    assert (b.lora_rank, b.adam_betas) == (8, (0.9, 0.99))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["no_such_key=1"], "unknown config keys: no_such_key"),
+        (["lora_rank=3.5"], "lora_rank must be an integer"),
+        (["mode=half"], "mode must be one of"),
+        (["random_feedback=maybe"], "random_feedback must be a boolean"),
+        (["lr=fast"], "lr must be a number"),
+        (["minibatch_size=300"], "multiple of minibatch_size"),
+        (["temperature=0"], "temperature must be positive"),
+        (["max_turns=0"], "max_turns must be in 1..100"),
+        (["novalue"], "--set expects key=value"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_message_naming_the_field(overrides: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_config(None, overrides)
+
+
+def test_malformed_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "bad.toml").write_text("mode = ")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_config(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="object of settings"):
+        load_config(tmp_path / "list.json")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_config(tmp_path / "bad.toml")
