@@ -2,7 +2,7 @@
 // OpenAI-compatible endpoint. A replay policy (recorded responses) is selectable only through the
 // RLEF_REPLAY_POLICY environment variable, which test harnesses set; it is never a setting.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { currentModel } from "../models/model-cache";
 import { defaultModelCacheDir } from "../models/hub-settings";
 import { loadOnnxPolicy } from "../policy/onnx/onnx-policy";
@@ -25,7 +25,18 @@ export interface PolicyLoaderContext {
   log?: (line: string) => void;
 }
 
-export function demoModelPath(root: string): string {
+/** The folder holding package.json above this module: the repository, or the installed extension. */
+export function installRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+export function demoModelPath(root: string = installRoot()): string {
   return join(root, DEMO_MODEL_DIR);
 }
 

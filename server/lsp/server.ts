@@ -10,6 +10,7 @@ import {
   type Diagnostic,
   TextDocuments,
   TextDocumentSyncKind,
+  type CancellationToken,
   type CodeAction,
   type CodeLens,
   type Connection,
@@ -121,14 +122,7 @@ export function startServer(connection: Connection, root: string): void {
         if (runs.has(runId)) throw new Error(`a run with id ${runId} is already in progress`);
         const controller = new AbortController();
         runs.set(runId, controller);
-        token.onCancellationRequested(() => controller.abort());
-        // A client that sent its own work-done token gets progress on it; others get a server-created one.
-        let progress: WorkDoneProgressReporter = workDone;
-        if (WorkDoneProgressReporter.isNullInstance(workDone)) {
-          const created = await connection.window.createWorkDoneProgress();
-          created.token.onCancellationRequested(() => controller.abort());
-          progress = created;
-        }
+        const progress = await cancellableProgress(token, workDone, controller);
         progress.begin("RLEF", undefined, "starting", true);
         try {
           const result = await startRun(session, params.command, arg, runId, controller.signal, progress);
@@ -157,13 +151,7 @@ export function startServer(connection: Connection, root: string): void {
         const variant = typeof arg.variant === "string" ? (arg.variant as OnnxVariant) : undefined;
         const revision = typeof arg.revision === "string" && arg.revision ? arg.revision : undefined;
         const controller = new AbortController();
-        token.onCancellationRequested(() => controller.abort());
-        let progress: WorkDoneProgressReporter = workDone;
-        if (WorkDoneProgressReporter.isNullInstance(workDone)) {
-          const created = await connection.window.createWorkDoneProgress();
-          created.token.onCancellationRequested(() => controller.abort());
-          progress = created;
-        }
+        const progress = await cancellableProgress(token, workDone, controller);
         progress.begin(`Downloading ${repo}`, 0, "listing files", true);
         try {
           const installed = await downloadModel({
@@ -188,6 +176,18 @@ export function startServer(connection: Connection, root: string): void {
         throw new Error(`unknown command ${params.command}`);
     }
   });
+
+  /**
+   * Progress for a long command: on the client's own work-done token when it sent one, else on a
+   * server-created one; cancelling the request or the progress aborts `controller`.
+   */
+  async function cancellableProgress(token: CancellationToken, workDone: WorkDoneProgressReporter, controller: AbortController): Promise<WorkDoneProgressReporter> {
+    token.onCancellationRequested(() => controller.abort());
+    if (!WorkDoneProgressReporter.isNullInstance(workDone)) return workDone;
+    const created = await connection.window.createWorkDoneProgress();
+    created.token.onCancellationRequested(() => controller.abort());
+    return created;
+  }
 
   async function startRun(
     s: AgentSession,

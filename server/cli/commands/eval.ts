@@ -1,7 +1,7 @@
 // `rlef eval <set>`: multi-turn and single-turn solve rates (MT/ST 1@3, n@k) with bootstrap intervals,
 // exactly as spec/rlef.md §5 defines them; resumable; optionally with the random-feedback ablation.
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { demoModelPath } from "../../agent/policy-loader";
 import { RandomFeedbackDonor } from "../../env/donor";
@@ -38,15 +38,6 @@ options:
   --allow-unisolated     run model code without bubblewrap if it is unavailable (explicit consent)
 `;
 
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
 
 function num(value: string | undefined, name: string, fallback: number, integer = false): number {
   if (value === undefined) return fallback;
@@ -127,7 +118,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const tasks = limit > 0 ? playable.slice(0, limit) : playable;
 
   const replay = process.env.RLEF_REPLAY_POLICY;
-  const modelDir = values.model ?? demoModelPath(repoRoot());
+  const modelDir = values.model ?? demoModelPath();
   if (!replay && !existsSync(join(modelDir, "config.json"))) {
     process.stderr.write(`rlef eval: no model in ${modelDir}\n`);
     return 2;

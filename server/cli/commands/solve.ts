@@ -2,7 +2,7 @@
 // attempt's test results and the feedback the model gets next; `--json` prints the trajectory instead.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "../../agent/agent";
 import { demoModelPath } from "../../agent/policy-loader";
@@ -34,15 +34,6 @@ options:
   --allow-unisolated     run model code without bubblewrap if it is unavailable (explicit consent)
 `;
 
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
 
 async function resolveTask(spec: string, benchmarks: string | undefined): Promise<Task> {
   if (existsSync(spec)) {
@@ -178,7 +169,7 @@ export async function solveCommand(argv: string[]): Promise<number> {
   }
 
   const replay = process.env.RLEF_REPLAY_POLICY;
-  const modelDir = values.model ?? demoModelPath(repoRoot());
+  const modelDir = values.model ?? demoModelPath();
   if (!replay && !existsSync(join(modelDir, "config.json"))) {
     process.stderr.write(`rlef solve: no model in ${modelDir} (expected config.json, tokenizer.json and onnx/model.onnx there)\n`);
     return 2;

@@ -261,6 +261,20 @@ function inWhileHeader(code: string, at: number): boolean {
   return /^\s*while\b/.test(code.slice(lineStart, at));
 }
 
+/**
+ * CodeContests tasks whose deterministic mutant passes every test, found by running verification here (python
+ * 3.11, bwrap sandbox): the tests do not tell the mutant from the reference, because the mutated code is
+ * equivalent or never reached by the tests. Findings about the tests' strength, listed for `rlef verify`.
+ */
+export const CODECONTESTS_SURVIVING_MUTANTS: Readonly<Record<string, string>> = {
+  "1076_b_divisor_subtraction_738": "'>' -> '<=' at line 84 (last prime factor above the square root) passes all 10 tests",
+  "1249_b1_books_exchange_easy_version_7099": "'==' -> '!=' at line 163 only changes union-by-rank's tie-break: an equivalent mutant",
+  "1163_c1_power_transmission_easy_edition_2411": "'<' -> '>=' at line 27 (sign normalisation of a direction) passes all 10 tests",
+  "1468_f_full_turn_7213": "'>' -> '<=' at line 81 (sign of a vertical direction) passes all 10 tests",
+  "145_c_lucky_subsequence_8670": "'<' -> '>=' at line 48 (guard n < k in C(n, k)) passes all 10 tests",
+  "9_a_die_roll_1319": "'==' -> '!=' at line 16: the tests never reach the 5/6 branch",
+};
+
 const PY_ARITHMETIC_SWAP: Record<string, string> = { "+": "-", "-": "+", "*": "//", "//": "*" };
 
 interface MutationSite {
