@@ -65,7 +65,11 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
     root = Path(out_dir)
     if not root.is_dir():
         return None
-    done = [p for p in sorted(root.glob(f"{CHECKPOINT_PREFIX}*")) if (p / META_FILE).is_file() and (p / STATE_FILE).is_file()]
+    done = [
+        p
+        for p in sorted(root.glob(f"{CHECKPOINT_PREFIX}*"))
+        if (p / META_FILE).is_file() and (p / STATE_FILE).is_file()
+    ]
     return done[-1] if done else None
 
 

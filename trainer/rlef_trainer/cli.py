@@ -1,7 +1,8 @@
 """`rlef-train`: the trainer's command line, the one home of its argument definitions.
 
 `train` runs RLEF from a config file; `toy` runs the toy proof that the trainer teaches a
-model to use execution feedback; the others are fixture and parity tools. Heavy imports (torch, transformers) happen only
+model to use execution feedback; the others are fixture and parity tools. Heavy imports
+(torch, transformers) happen only
 inside the command that needs them, so `--help` answers at once.
 """
 
@@ -57,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(rlef_trainer/config.py); --set overrides one field. Resumes from the newest checkpoint in out_dir.",
     )
     train.add_argument("--config", type=Path, help="JSON or TOML config file")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    train.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
+    )
     train.add_argument("--no-resume", action="store_true", help="start fresh even if out_dir has checkpoints")
 
     toy = commands.add_parser(
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     toy.add_argument("--iterations", type=int, default=None, help="PPO iterations per arm (default: the toy's)")
     toy.add_argument("--eval-episodes", type=int, default=None, help="episodes per solve-rate measurement")
+    toy.add_argument("--sft-steps", type=int, default=None, help="steps of the format-only supervised start")
     return parser
 
 
@@ -91,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "toy":
         from rlef_trainer.toy import run_toy_command
 
-        return run_toy_command(args.out, args.seed, iterations=args.iterations, eval_episodes=args.eval_episodes)
+        return run_toy_command(
+            args.out, args.seed, iterations=args.iterations, eval_episodes=args.eval_episodes, sft_steps=args.sft_steps
+        )
     parser.print_help()
     return 0
 

@@ -91,7 +91,9 @@ class RLEFModels:
                 hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         else:
             assert self.value_body is not None
-            hidden = self.value_body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+            hidden = self.value_body(
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+            ).last_hidden_state
         return self.value_head(hidden.float()).squeeze(-1)
 
     def generation_model(self) -> nn.Module:

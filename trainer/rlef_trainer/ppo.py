@@ -49,7 +49,7 @@ def turn_means(values: torch.Tensor, turn_index: torch.Tensor, num_turns: int) -
 
 
 def turn_returns(rewards: torch.Tensor, kl: torch.Tensor, episode_of_turn: torch.Tensor, beta: float) -> torch.Tensor:
-    """G_t = sum over the episode's turns i >= t of (r_i - beta * KL_i). Turns are listed episode by episode, in order."""
+    """G_t = sum over the episode's turns i >= t of (r_i - beta * KL_i); turns listed episode by episode, in order."""
     shaped = rewards - beta * kl
     returns = torch.empty_like(shaped)
     running = 0.0
@@ -121,7 +121,9 @@ class ValueLossStats:
     clip_fraction: float
 
 
-def value_loss(new_values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float) -> ValueLossStats:
+def value_loss(
+    new_values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float
+) -> ValueLossStats:
     """Clipped squared error, one value per turn, mean over the minibatch's turns."""
     unclipped = (new_values - returns) ** 2
     clipped_values = old_values + (new_values - old_values).clamp(-clip, clip)

@@ -52,7 +52,9 @@ def build_batch(rollouts: list[Rollout], pad_id: int) -> RolloutBatch:
         if not (len(r.policy_mask) == len(r.sampler_logprobs) == len(r.turn_of_token) == n):
             raise ValueError(f"rollout of {r.task_id}: per-token fields have different lengths")
         if len(r.turn_prompt_ends) != r.num_turns:
-            raise ValueError(f"rollout of {r.task_id}: {len(r.turn_prompt_ends)} turn boundaries for {r.num_turns} turns")
+            raise ValueError(
+                f"rollout of {r.task_id}: {len(r.turn_prompt_ends)} turn boundaries for {r.num_turns} turns"
+            )
         first = len(rewards)
         input_ids[b, :n] = torch.tensor(r.token_ids)
         attention[b, :n] = 1
@@ -64,8 +66,14 @@ def build_batch(rollouts: list[Rollout], pad_id: int) -> RolloutBatch:
         episode_of_turn += [b] * r.num_turns
         prompt_ends += r.turn_prompt_ends
     return RolloutBatch(
-        input_ids, attention, policy_mask, turn_index, behaviour,
-        torch.tensor(rewards, dtype=torch.float32), torch.tensor(episode_of_turn), torch.tensor(prompt_ends),
+        input_ids,
+        attention,
+        policy_mask,
+        turn_index,
+        behaviour,
+        torch.tensor(rewards, dtype=torch.float32),
+        torch.tensor(episode_of_turn),
+        torch.tensor(prompt_ends),
     )
 
 
@@ -73,7 +81,9 @@ def turn_values(models: RLEFModels, batch: RolloutBatch, rows: torch.Tensor, dev
     """V(c_t) for the turns of the episodes `rows` (in batch order), read at each turn's last prompt token."""
     values = models.values(batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device))
     turn_rows = torch.cat([torch.nonzero(batch.episode_of_turn == r).squeeze(-1) for r in rows.tolist()])
-    local_row = torch.cat([torch.full((int((batch.episode_of_turn == r).sum()),), i) for i, r in enumerate(rows.tolist())])
+    local_row = torch.cat(
+        [torch.full((int((batch.episode_of_turn == r).sum()),), i) for i, r in enumerate(rows.tolist())]
+    )
     return values[local_row.to(device), batch.turn_prompt_end[turn_rows].to(device)]
 
 
@@ -86,7 +96,9 @@ def _chunks(rows: torch.Tensor, size: int) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def score_rollouts(models: RLEFModels, batch: RolloutBatch, config: RLEFConfig, forward_batch: int) -> dict[str, torch.Tensor]:
+def score_rollouts(
+    models: RLEFModels, batch: RolloutBatch, config: RLEFConfig, forward_batch: int
+) -> dict[str, torch.Tensor]:
     """Everything fixed for the iteration: reference and old log-probs, KL_t, G_t, V_old(c_t), normalised A_t."""
     device = models.device
     ref_lp = torch.zeros_like(batch.behaviour_logprobs)
@@ -103,7 +115,14 @@ def score_rollouts(models: RLEFModels, batch: RolloutBatch, config: RLEFConfig, 
     kl = ppo.turn_means(kl_tokens, batch.turn_index, batch.num_turns)
     returns = ppo.turn_returns(batch.turn_rewards, kl, batch.episode_of_turn, config.kl_beta)
     advantages = ppo.normalise_advantages(returns - old_values)
-    return {"ref_lp": ref_lp, "old_lp": old_lp, "kl": kl, "returns": returns, "old_values": old_values, "advantages": advantages}
+    return {
+        "ref_lp": ref_lp,
+        "old_lp": old_lp,
+        "kl": kl,
+        "returns": returns,
+        "old_values": old_values,
+        "advantages": advantages,
+    }
 
 
 def ppo_update(
@@ -121,7 +140,19 @@ def ppo_update(
     episodes = batch.input_ids.shape[0]
     per_step = max(1, episodes * config.minibatch_size // max(config.rollouts_per_iteration, 1))
     token_adv = ppo.broadcast_to_tokens(scored["advantages"], batch.turn_index)
-    logs: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "clip_fraction", "value_clip_fraction", "approx_kl", "entropy", "is_weight", "grad_norm")}
+    logs: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "policy_loss",
+            "value_loss",
+            "clip_fraction",
+            "value_clip_fraction",
+            "approx_kl",
+            "entropy",
+            "is_weight",
+            "grad_norm",
+        )
+    }
     params = [p for _, p in models.trainable_named_parameters()]
     for _ in range(config.ppo_epochs):
         order = torch.from_numpy(rng.permutation(episodes))
@@ -136,8 +167,13 @@ def ppo_update(
                 logits = models.policy_logits(ids, attn)
                 new_lp = ppo.token_logprobs(logits, ids, config.temperature)
                 stats = ppo.policy_loss(
-                    new_lp, scored["old_lp"][rows].to(device), batch.behaviour_logprobs[rows].to(device),
-                    token_adv[rows].to(device), mask, config.clip_eps, config.truncated_is,
+                    new_lp,
+                    scored["old_lp"][rows].to(device),
+                    batch.behaviour_logprobs[rows].to(device),
+                    token_adv[rows].to(device),
+                    mask,
+                    config.clip_eps,
+                    config.truncated_is,
                 )
                 share = int(mask.sum()) / max(policy_tokens, 1)
                 (stats.loss * share).backward()
@@ -146,8 +182,10 @@ def ppo_update(
                 del logits
                 turns = _turns_of_rows(batch, rows)
                 v_stats = ppo.value_loss(
-                    turn_values(models, batch, rows, device), scored["old_values"][turns].to(device),
-                    scored["returns"][turns].to(device), config.value_clip,
+                    turn_values(models, batch, rows, device),
+                    scored["old_values"][turns].to(device),
+                    scored["returns"][turns].to(device),
+                    config.value_clip,
                 )
                 (v_stats.loss * config.value_loss_coef * turns.numel() / max(mb_turns.numel(), 1)).backward()
                 logs["policy_loss"].append(stats.loss.item())

@@ -202,7 +202,9 @@ def collect_rollouts(
             device=device,
         )
         texts = [response_text(tokenizer, ids, stopped) for ids, _, stopped in samples]
-        steps = env.step_batch([{"episodeId": episode_ids[i], "response": t} for i, t in zip(active, texts, strict=True)])
+        steps = env.step_batch(
+            [{"episodeId": episode_ids[i], "response": t} for i, t in zip(active, texts, strict=True)]
+        )
         still_active = []
         for i, (ids, logprobs, stopped), text, step in zip(active, samples, texts, steps, strict=True):
             rollout = rollouts[i]

@@ -37,8 +37,8 @@ TOY_SET = "toy-secret"
 STATEMENT = "Print the secret number (an integer from 10 to 29)."
 MAX_TURNS = 3
 DONORS_PER_EPISODE = 4
-# The model shape: the fixture's tiny Qwen2 geometry and tokenizer (2 layers, width 64).
-TOY_SHAPE = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 256}
+# The fixture's tiny Qwen2 architecture and tokenizer, widened (4 layers, width 128, ~0.7M parameters).
+TOY_SHAPE = {"num_layers": 4, "hidden_size": 128, "num_heads": 4, "num_kv_heads": 4, "intermediate_size": 256}
 
 
 def chance_single_turn() -> float:
@@ -98,9 +98,9 @@ def answer_text(secret: int) -> str:
 
 def build_start_model(out_dir: Path, seed: int) -> Path:
     """A random-weight Qwen2 model folder with the fixture's tokenizer and ChatML template."""
+    from rlef_trainer.fixtures.chatml import CHATML_TEMPLATE
     from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
     from rlef_trainer.fixtures.tiny_model import CHAT_TEMPLATE_FILE, build_model, build_tokenizer, tokenizer_config
-    from rlef_trainer.fixtures.chatml import CHATML_TEMPLATE
 
     shape = dataclasses.replace(MODEL_SHAPES["tiny"], name="toy", initializer_range=0.02, **TOY_SHAPE)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,9 @@ def build_start_model(out_dir: Path, seed: int) -> Path:
     return out_dir
 
 
-def supervised_format_step(model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int) -> dict[str, float]:
+def supervised_format_step(
+    model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int
+) -> dict[str, float]:
     """Teach the answer format only: single-turn (problem -> ```python print(N)```) with N uniform."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -122,7 +124,9 @@ def supervised_format_step(model_dir: Path, first_prompt: list[dict[str, str]], 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     generator = torch.Generator().manual_seed(seed)
     prompt = first_prompt_ids(tokenizer, first_prompt)
-    answers = [tokenizer.encode(answer_text(s), add_special_tokens=False) + [tokenizer.eos_token_id] for s in SECRET_VALUES]
+    answers = [
+        tokenizer.encode(answer_text(s), add_special_tokens=False) + [tokenizer.eos_token_id] for s in SECRET_VALUES
+    ]
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.train()
     loss_value = 0.0
@@ -153,15 +157,21 @@ def first_observation(env: EnvClient) -> list[dict[str, str]]:
     return list(reset["observation"]["messages"])
 
 
-def solve_rate(env: EnvClient, model: Any, tokenizer: Any, episodes: int, *, max_turns: int, random_feedback: bool, seed: int) -> dict[str, float]:
+def solve_rate(
+    env: EnvClient, model: Any, tokenizer: Any, episodes: int, *, max_turns: int, random_feedback: bool, seed: int
+) -> dict[str, float]:
     """Fresh episodes at temperature 1.0; solve rate with a 95% Wilson interval."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     requests = SecretEpisodes(max_turns=max_turns, random_feedback=random_feedback)(0, rng, episodes)
     rollouts = collect_rollouts(env, model, tokenizer, requests, max_new_tokens=16, temperature=1.0, batch_size=256)
     solved = sum(r.solved for r in rollouts)
-    return {"solve_rate": solved / episodes, **wilson_interval(solved, episodes), "episodes": float(episodes),
-            "invalid_rate": float(np.mean([x for r in rollouts for x in r.invalid]))}
+    return {
+        "solve_rate": solved / episodes,
+        **wilson_interval(solved, episodes),
+        "episodes": float(episodes),
+        "invalid_rate": float(np.mean([x for r in rollouts for x in r.invalid])),
+    }
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> dict[str, float]:
@@ -198,11 +208,29 @@ def oracle_ceiling(env: EnvClient, episodes: int, seed: int) -> float:
 def toy_config(out_dir: Path, seed: int, *, random_feedback: bool, iterations: int) -> RLEFConfig:
     """The production RLEFConfig with the toy's scale: small batches, a learning rate fit for a 150k-parameter model."""
     return RLEFConfig(
-        model=str(out_dir / "start-model"), mode="full", device="cpu", dtype="float32",
-        lr=2e-3, weight_decay=0.0, warmup_steps=2, adam_betas=(0.9, 0.99), max_grad_norm=1.0,
-        rollouts_per_iteration=64, minibatch_size=16, ppo_epochs=2, generation_batch_size=256,
-        max_turns=MAX_TURNS, max_new_tokens=16, temperature=1.0, top_p=1.0, random_feedback=random_feedback,
-        kl_beta=0.05, clip_eps=0.2, value_clip=0.2, iterations=iterations, seed=seed,
+        model=str(out_dir / "start-model"),
+        mode="full",
+        device="cpu",
+        dtype="float32",
+        lr=1e-3,
+        weight_decay=0.0,
+        warmup_steps=2,
+        adam_betas=(0.9, 0.99),
+        max_grad_norm=1.0,
+        rollouts_per_iteration=64,
+        minibatch_size=16,
+        ppo_epochs=4,
+        generation_batch_size=256,
+        max_turns=MAX_TURNS,
+        max_new_tokens=16,
+        temperature=1.0,
+        top_p=1.0,
+        random_feedback=random_feedback,
+        kl_beta=0.05,
+        clip_eps=0.2,
+        value_clip=0.2,
+        iterations=iterations,
+        seed=seed,
         out_dir=str(out_dir / ("train-random-feedback" if random_feedback else "train-feedback")),
         checkpoint_every=0,
     )
@@ -215,12 +243,24 @@ def plot_curves(path: Path, results: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for key, label, colour in (("feedback", "RLEF, true feedback", "tab:blue"), ("random_feedback", "RLEF, random feedback", "tab:orange")):
+    for key, label, colour in (
+        ("feedback", "RLEF, true feedback", "tab:blue"),
+        ("random_feedback", "RLEF, random feedback", "tab:orange"),
+    ):
         curve = results["curves"][key]
-        ax.plot([c["iteration"] for c in curve], [c["solve_rate"] for c in curve], marker="o", ms=3, color=colour, label=f"{label} (training rollouts)")
+        ax.plot(
+            [c["iteration"] for c in curve],
+            [c["solve_rate"] for c in curve],
+            marker="o",
+            ms=3,
+            color=colour,
+            label=f"{label} (training rollouts)",
+        )
     ax.axhline(results["oracle_ceiling"], color="black", ls="-", lw=1, label="oracle ceiling (reads the feedback)")
     ax.axhline(0.8 * results["oracle_ceiling"], color="grey", ls=":", lw=1, label="80% of the ceiling")
-    ax.axhline(results["chance"]["multi_turn"], color="tab:green", ls="--", lw=1, label=f"blind guessing, {MAX_TURNS} attempts")
+    ax.axhline(
+        results["chance"]["multi_turn"], color="tab:green", ls="--", lw=1, label=f"blind guessing, {MAX_TURNS} attempts"
+    )
     ax.axhline(results["chance"]["single_turn"], color="tab:red", ls="--", lw=1, label="blind guessing, 1 attempt")
     ax.set_xlabel("iteration")
     ax.set_ylabel("solve rate")
@@ -232,16 +272,32 @@ def plot_curves(path: Path, results: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def _rates(evaluation: dict[str, dict[str, float]]) -> str:
+    return json.dumps({k: round(v["solve_rate"], 3) for k, v in evaluation.items()})
+
+
 def evaluate_all(env: EnvClient, model: Any, tokenizer: Any, episodes: int, seed: int) -> dict[str, dict[str, float]]:
     model.eval()
     return {
-        "multi_turn": solve_rate(env, model, tokenizer, episodes, max_turns=MAX_TURNS, random_feedback=False, seed=seed + 11),
+        "multi_turn": solve_rate(
+            env, model, tokenizer, episodes, max_turns=MAX_TURNS, random_feedback=False, seed=seed + 11
+        ),
         "single_turn": solve_rate(env, model, tokenizer, episodes, max_turns=1, random_feedback=False, seed=seed + 12),
-        "random_feedback": solve_rate(env, model, tokenizer, episodes, max_turns=MAX_TURNS, random_feedback=True, seed=seed + 13),
+        "random_feedback": solve_rate(
+            env, model, tokenizer, episodes, max_turns=MAX_TURNS, random_feedback=True, seed=seed + 13
+        ),
     }
 
 
-def run_toy(out_dir: str | Path, seed: int, *, iterations: int = 30, eval_episodes: int = 200, sft_steps: int = 300, log: Any = print) -> dict[str, Any]:
+def run_toy(
+    out_dir: str | Path,
+    seed: int,
+    *,
+    iterations: int = 30,
+    eval_episodes: int = 200,
+    sft_steps: int = 300,
+    log: Any = print,
+) -> dict[str, Any]:
     """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results."""
     from rlef_trainer.env_service import start_env_service
     from rlef_trainer.export_onnx import export_decoder_onnx
@@ -268,23 +324,59 @@ def run_toy(out_dir: str | Path, seed: int, *, iterations: int = 30, eval_episod
             config = toy_config(out, seed, random_feedback=random_feedback, iterations=iterations)
             models = load_models(config)
             if arm == "feedback":
-                evaluations["before"] = evaluate_all(env, models.generation_model(), models.tokenizer, eval_episodes, seed)
+                evaluations["before"] = evaluate_all(
+                    env, models.generation_model(), models.tokenizer, eval_episodes, seed
+                )
                 episodes_started += 3 * eval_episodes
-                log(f"[toy] before RL: {json.dumps({k: round(v['solve_rate'], 3) for k, v in evaluations['before'].items()})}")
+                log(
+                    f"[toy] before RL: {_rates(evaluations['before'])}"
+                )
             curve: list[dict[str, float]] = []
 
-            def on_iteration(i: int, metrics: dict[str, float], _r: Any, curve: list[dict[str, float]] = curve, arm: str = arm) -> None:
-                curve.append({k: metrics[k] for k in ("iteration", "solve_rate", "mean_turns", "invalid_rate", "kl_per_turn", "approx_kl", "clip_fraction", "entropy", "explained_variance", "value_loss")})
-                log(f"[toy] {arm} iteration {i}: solve rate {metrics['solve_rate']:.3f}, turns {metrics['mean_turns']:.2f}, "
-                    f"KL/turn {metrics['kl_per_turn']:.3f}, approx KL {metrics['approx_kl']:.4f}, clip {metrics['clip_fraction']:.3f} "
-                    f"({metrics['iteration_seconds']:.1f}s)")
+            def on_iteration(
+                i: int, metrics: dict[str, float], _r: Any, curve: list[dict[str, float]] = curve, arm: str = arm
+            ) -> None:
+                curve.append(
+                    {
+                        k: metrics[k]
+                        for k in (
+                            "iteration",
+                            "solve_rate",
+                            "mean_turns",
+                            "invalid_rate",
+                            "kl_per_turn",
+                            "approx_kl",
+                            "clip_fraction",
+                            "entropy",
+                            "explained_variance",
+                            "value_loss",
+                        )
+                    }
+                )
+                log(
+                    f"[toy] {arm} iteration {i}: solve rate {metrics['solve_rate']:.3f}, "
+                    f"turns {metrics['mean_turns']:.2f}, KL/turn {metrics['kl_per_turn']:.3f}, "
+                    f"approx KL {metrics['approx_kl']:.4f}, clip {metrics['clip_fraction']:.3f} "
+                    f"({metrics['iteration_seconds']:.1f}s)"
+                )
 
-            train(config, models, env, SecretEpisodes(random_feedback=random_feedback), resume=False, on_iteration=on_iteration)
+            train(
+                config,
+                models,
+                env,
+                SecretEpisodes(random_feedback=random_feedback),
+                resume=False,
+                on_iteration=on_iteration,
+            )
             episodes_started += iterations * config.rollouts_per_iteration
             curves[arm] = curve
-            evaluations[f"after_{arm}"] = evaluate_all(env, models.generation_model(), models.tokenizer, eval_episodes, seed)
+            evaluations[f"after_{arm}"] = evaluate_all(
+                env, models.generation_model(), models.tokenizer, eval_episodes, seed
+            )
             episodes_started += 3 * eval_episodes
-            log(f"[toy] after RL ({arm}): {json.dumps({k: round(v['solve_rate'], 3) for k, v in evaluations[f'after_{arm}'].items()})}")
+            log(
+                f"[toy] after RL ({arm}): {_rates(evaluations[f'after_{arm}'])}"
+            )
             if arm == "feedback":
                 policy_dir = out / "policy"
                 merged = models.merged_policy()
@@ -301,30 +393,55 @@ def run_toy(out_dir: str | Path, seed: int, *, iterations: int = 30, eval_episod
         "start_ignores_feedback": abs(before["multi_turn"]["solve_rate"] - chance["multi_turn"]) <= 0.05,
         "learns_to_use_feedback": after["multi_turn"]["solve_rate"] >= 0.8 * ceiling,
         "single_turn_stays_at_chance": abs(after["single_turn"]["solve_rate"] - chance["single_turn"]) <= 0.05,
-        "random_feedback_stays_at_chance": abs(after_rf["random_feedback"]["solve_rate"] - chance["multi_turn"]) <= 0.05,
+        "random_feedback_stays_at_chance": abs(after_rf["random_feedback"]["solve_rate"] - chance["multi_turn"])
+        <= 0.05,
     }
     results = {
-        "seed": seed, "secret_values": len(SECRET_VALUES), "max_turns": MAX_TURNS, "iterations": iterations,
-        "rollouts_per_iteration": toy_config(out, seed, random_feedback=False, iterations=iterations).rollouts_per_iteration,
-        "eval_episodes": eval_episodes, "oracle_ceiling": ceiling, "chance": chance, "evaluations": evaluations,
-        "curves": curves, "findings": findings, "sft": sft,
-        "service": {"episodes": stats["resets"], "steps": stats["steps"], "isolation": service.isolation, "errors": stats.get("errors", {})},
+        "seed": seed,
+        "secret_values": len(SECRET_VALUES),
+        "max_turns": MAX_TURNS,
+        "iterations": iterations,
+        "rollouts_per_iteration": toy_config(
+            out, seed, random_feedback=False, iterations=iterations
+        ).rollouts_per_iteration,
+        "eval_episodes": eval_episodes,
+        "oracle_ceiling": ceiling,
+        "chance": chance,
+        "evaluations": evaluations,
+        "curves": curves,
+        "findings": findings,
+        "sft": sft,
+        "service": {
+            "episodes": stats["resets"],
+            "steps": stats["steps"],
+            "isolation": service.isolation,
+            "errors": stats.get("errors", {}),
+        },
         "seconds": time.perf_counter() - started,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     plot_curves(out / "curves.png", results)
-    log(f"[toy] findings: {json.dumps(findings)}; service episodes {stats['resets']}; {results['seconds']:.0f}s; wrote {out / 'results.json'}")
+    log(
+        f"[toy] findings: {json.dumps(findings)}; service episodes {stats['resets']}; "
+        f"{results['seconds']:.0f}s; wrote {out / 'results.json'}"
+    )
     return results
 
 
-def run_toy_command(out: Path, seed: int, *, iterations: int | None, eval_episodes: int | None) -> int:
+def run_toy_command(
+    out: Path, seed: int, *, iterations: int | None, eval_episodes: int | None, sft_steps: int | None = None
+) -> int:
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()
+    # One thread: the sandboxed test runs need the other core.
+    torch.set_num_threads(1)
     kwargs: dict[str, int] = {}
     if iterations is not None:
         kwargs["iterations"] = iterations
     if eval_episodes is not None:
         kwargs["eval_episodes"] = eval_episodes
+    if sft_steps is not None:
+        kwargs["sft_steps"] = sft_steps
     results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)
     return 0 if all(results["findings"].values()) else 1

@@ -1,10 +1,10 @@
 """The RLEF training loop: collect rollouts through the service, score them, update with PPO, checkpoint.
 
-    for each iteration:
-        requests  = the next `rollouts_per_iteration` episodes (tasks in a seeded order, fresh episode seeds)
-        rollouts  = collect_rollouts(...)                 # the service plays every episode
-        scored    = score_rollouts(...)                   # ref/old log-probs, KL_t, G_t, V(c_t), A_t
-        metrics   = ppo_update(...)                       # updates_per_iteration optimiser steps
+for each iteration:
+    requests  = the next `rollouts_per_iteration` episodes (tasks in a seeded order, fresh episode seeds)
+    rollouts  = collect_rollouts(...)                 # the service plays every episode
+    scored    = score_rollouts(...)                   # ref/old log-probs, KL_t, G_t, V(c_t), A_t
+    metrics   = ppo_update(...)                       # updates_per_iteration optimiser steps
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def make_optimizer(models: RLEFModels, config: RLEFConfig) -> tuple[torch.optim.
         params, lr=config.effective_lr(), weight_decay=config.weight_decay, betas=config.adam_betas
     )
     warmup = max(config.warmup_steps, 0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
+    )
     return optimizer, scheduler
 
 
@@ -82,9 +84,15 @@ def train(
         requests = requests_for(state.iteration, data_rng, config.rollouts_per_iteration)
         model = models.generation_model().eval()
         rollouts = collect_rollouts(
-            env, model, models.tokenizer, requests,
-            max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
-            batch_size=config.generation_batch_size, device=models.device,
+            env,
+            model,
+            models.tokenizer,
+            requests,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            batch_size=config.generation_batch_size,
+            device=models.device,
         )
         rollout_s = time.perf_counter() - started
         batch = build_batch(rollouts, pad)
@@ -92,20 +100,32 @@ def train(
         scored = score_rollouts(models, batch, config, forward_batch)
         update = ppo_update(models, optimizer, scheduler, batch, scored, config, data_rng, forward_batch)
         metrics = {"iteration": float(state.iteration + 1), **rollout_metrics(rollouts, batch, scored), **update}
-        metrics.update(rollout_seconds=rollout_s, iteration_seconds=time.perf_counter() - started, lr=scheduler.get_last_lr()[0])
+        metrics.update(
+            rollout_seconds=rollout_s, iteration_seconds=time.perf_counter() - started, lr=scheduler.get_last_lr()[0]
+        )
         state.iteration += 1
         state.history.append(metrics)
         with metrics_file.open("a") as f:
-            f.write(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}) + "\n")
+            f.write(
+                json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()})
+                + "\n"
+            )
         if on_iteration is not None:
             on_iteration(state.iteration, metrics, rollouts)
-        if config.checkpoint_every > 0 and (state.iteration % config.checkpoint_every == 0 or state.iteration == config.iterations):
+        if config.checkpoint_every > 0 and (
+            state.iteration % config.checkpoint_every == 0 or state.iteration == config.iterations
+        ):
             save_checkpoint(
-                out, state.iteration,
+                out,
+                state.iteration,
                 {
-                    "iteration": state.iteration, "history": state.history, "weights": models.trainable_state(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(data_rng), "config": config_to_dict(config),
+                    "iteration": state.iteration,
+                    "history": state.history,
+                    "weights": models.trainable_state(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(data_rng),
+                    "config": config_to_dict(config),
                 },
                 keep=config.keep_checkpoints,
             )

@@ -38,8 +38,14 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             def report(i: int, metrics: dict[str, float], _rollouts: object) -> None:
                 print(json.dumps({k: round(v, 5) for k, v in metrics.items()}), flush=True)
 
-            train(config, models, env, TaskOrder(tasks, max_turns=config.max_turns, random_feedback=config.random_feedback),
-                  resume=resume, on_iteration=report)
+            train(
+                config,
+                models,
+                env,
+                TaskOrder(tasks, max_turns=config.max_turns, random_feedback=config.random_feedback),
+                resume=resume,
+                on_iteration=report,
+            )
     finally:
         if service is not None:
             service.stop()

@@ -35,7 +35,9 @@ def test_a_task_without_public_tests_comes_back_as_invalid_task(service: EnvServ
     assert caught.value.code in ("invalid_task", "invalid_message")
 
 
-def test_an_untrained_model_plays_three_turns_and_gets_the_services_rewards(service: EnvService, tiny_model_dir: Path) -> None:
+def test_an_untrained_model_plays_three_turns_and_gets_the_services_rewards(
+    service: EnvService, tiny_model_dir: Path
+) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     torch.manual_seed(0)
@@ -67,7 +69,12 @@ def test_random_feedback_shows_a_donors_secret(service: EnvService) -> None:
     secret = request.task["publicTests"][0]["output"].strip()
     with EnvClient(service.url, service.token) as env:
         reset = env.reset_batch([{"task": request.task, "options": request.options}])[0]
-        step = env.step_batch([{"episodeId": reset["episodeId"], "response": toy.answer_text(99 if secret != "99" else 98)}])[0]
+        step = env.step_batch(
+            [{"episodeId": reset["episodeId"], "response": toy.answer_text(99 if secret != "99" else 98)}]
+        )[0]
     donor = next(d for d in request.options["donorTasks"] if d["id"] == step["info"]["donorTaskId"])
-    assert f"Expected output:\n{donor['publicTests'][0]['output'].strip()}\n" in step["observation"]["messages"][0]["content"]
+    assert (
+        f"Expected output:\n{donor['publicTests'][0]['output'].strip()}\n"
+        in step["observation"]["messages"][0]["content"]
+    )
     assert step["results"][0]["expected"].strip() == secret

@@ -35,7 +35,9 @@ def test_returns_are_undiscounted_sums_of_kl_shaped_rewards_within_each_episode(
 
 
 def test_advantages_are_normalised_over_the_batchs_turns() -> None:
-    assert ppo.normalise_advantages(torch.tensor([1.0, 3.0])).tolist() == pytest.approx([-1 / math.sqrt(2), 1 / math.sqrt(2)])
+    assert ppo.normalise_advantages(torch.tensor([1.0, 3.0])).tolist() == pytest.approx(
+        [-1 / math.sqrt(2), 1 / math.sqrt(2)]
+    )
     assert ppo.normalise_advantages(torch.tensor([5.0])).tolist() == [0.0]
 
 

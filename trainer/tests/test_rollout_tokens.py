@@ -33,7 +33,12 @@ def _two_turn_rollout(tokenizer, stopped: bool) -> Rollout:  # type: ignore[no-u
 def test_sequence_equals_the_template_rendering_of_the_whole_conversation(tiny_model_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     rollout = _two_turn_rollout(tokenizer, stopped=True)
-    conversation = [*PROBLEM, {"role": "assistant", "content": RESPONSE}, *FEEDBACK, {"role": "assistant", "content": RESPONSE}]
+    conversation = [
+        *PROBLEM,
+        {"role": "assistant", "content": RESPONSE},
+        *FEEDBACK,
+        {"role": "assistant", "content": RESPONSE},
+    ]
     rendered = tokenizer.apply_chat_template(conversation, tokenize=False)
     # The template closes the last assistant turn with "<|im_end|>\n"; the sampler stopped at <|im_end|>.
     assert tokenizer.decode(rollout.token_ids) + "\n" == rendered
@@ -76,7 +81,9 @@ def test_batch_keeps_feedback_out_of_the_policy_mask_and_numbers_turns_across_ep
     assert set(batch.turn_index[1][batch.policy_mask[1]].tolist()) == {2, 3}
     assert bool((batch.turn_index[~batch.policy_mask] == -1).all())
     assert batch.attention_mask[1].sum().item() == len(second.token_ids)
-    assert torch.equal(batch.behaviour_logprobs[0][batch.policy_mask[0]], torch.full((int(batch.policy_mask[0].sum()),), -0.5))
+    assert torch.equal(
+        batch.behaviour_logprobs[0][batch.policy_mask[0]], torch.full((int(batch.policy_mask[0].sum()),), -0.5)
+    )
 
 
 def test_batch_refuses_a_rollout_with_inconsistent_fields(tiny_model_dir: Path) -> None:

@@ -46,6 +46,16 @@ export const LEETCODE_PRELUDE = [
   "from math import *",
   "from string import *",
   "import collections, heapq, bisect, math, functools, itertools, string, re, random, operator",
+  // LeetCode defines these for linked-list and tree problems; a solution may define its own instead.
+  "class ListNode:",
+  "    def __init__(self, val=0, next=None):",
+  "        self.val = val",
+  "        self.next = next",
+  "class TreeNode:",
+  "    def __init__(self, val=0, left=None, right=None):",
+  "        self.val = val",
+  "        self.left = left",
+  "        self.right = right",
   "",
 ].join("\n");
 

@@ -9,6 +9,9 @@ import { createSandbox } from "../../../server/env/sandbox";
 import type { Sandbox } from "../../../server/env/sandbox/types";
 import { runPythonFunctionTests } from "../../../server/env/run/python-function";
 import type { FunctionTask, FunctionTestCase, RunReport } from "../../../server/env/types";
+import { existsSync } from "node:fs";
+import { pythonFunctionSets } from "../../../server/env/tasks/python-sets";
+import { resolveBenchmarksRoot } from "../../../server/env/verify/benchmarks-root";
 
 let sandbox: Sandbox;
 before(async () => {
@@ -213,5 +216,31 @@ describe("call cases judged against the reference solution", () => {
     });
     assert.deepEqual(outcomes(await run(t, "def find_zero(xs):\n    return -(2 ** 0.5)\n")), ["passed"]);
     assert.deepEqual(outcomes(await run(t, "def find_zero(xs):\n    return 1.0\n")), ["wrong_answer"]);
+  });
+});
+
+describe("LeetCode tasks from the benchmark data", () => {
+  test("a linked-list solution runs against the dataset's helpers with the judge's ListNode", async (t) => {
+    const root = resolveBenchmarksRoot();
+    if (!existsSync(join(root, "leetcode_contest_2024"))) return t.skip(`no benchmarks at ${root}`);
+    const { tasks } = await pythonFunctionSets.find((s) => s.name === "leetcode")!.load(root);
+    const lc = tasks.find((x) => x.id === "weekly-contest-358-double-a-number-represented-as-a-linked-list") as FunctionTask;
+    const solution = [
+      "class Solution:",
+      "    def doubleIt(self, head):",
+      "        n = 0",
+      "        while head:",
+      "            n, head = n * 10 + head.val, head.next",
+      "        out = None",
+      "        for d in reversed(str(2 * n)):",
+      "            out = ListNode(int(d), out)",
+      "        return out",
+    ].join("\n");
+    const good = await run(lc, solution, "public");
+    assert.deepEqual(outcomes(good), ["passed", "passed", "passed"]);
+    const bad = await run(lc, solution.replace("2 * n", "3 * n"), "public");
+    assert.equal(bad.results[0].outcome, "wrong_answer");
+    assert.equal(bad.results[0].expected, "[3, 7, 8]");
+    assert.equal(bad.results[0].actual, "[5, 6, 7]");
   });
 });
