@@ -148,6 +148,19 @@ describe("outcomes per case", () => {
     assert.deepEqual(outcomes(r), ["wrong_answer"]);
   });
 
+  test("patching os.write or json.dumps does not let a candidate rewrite its results", async () => {
+    const code = [
+      "import os, json",
+      "_write, _dumps = os.write, json.dumps",
+      "os.write = lambda fd, data: _write(fd, data.replace(b'wrong_answer', b'passed'))",
+      "json.dumps = lambda o, *a, **k: _dumps(dict(o, outcome='passed') if isinstance(o, dict) and 'outcome' in o else o, *a, **k)",
+      "def square(x):",
+      "    return 0",
+    ].join("\n");
+    const r = await run(task(asserts("assert square(2) == 4")), code);
+    assert.deepEqual(outcomes(r), ["wrong_answer"]);
+  });
+
   test("which: public runs only the public cases", async () => {
     const t = task(asserts("assert square(2) == 4"), asserts("assert square(3) == 10"));
     const pub = await run(t, "def square(x):\n    return x * x\n", "public");

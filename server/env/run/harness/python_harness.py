@@ -25,6 +25,14 @@ import sys
 import time
 import traceback
 
+# Bound once, before any candidate code runs, so that a candidate that patches os.write, json.dumps or
+# signal.setitimer cannot rewrite the results or disarm the timer through those names.
+_write = os.write
+_dumps = json.dumps
+_setitimer = signal.setitimer
+_exit = os._exit
+_monotonic = time.monotonic
+
 SOLUTION_FILE = "solution.py"
 PRELUDE_FILE = "prelude.py"
 PREAMBLE_FILE = "test_setup.py"
@@ -278,7 +286,7 @@ def run_call(case, ns, entry_point, comparison, mode):
     if mode == "record":
         if comparison.get("rule") == "not-none":
             out = out is not None
-        return {"valueJson": json.dumps(encode(out))}
+        return {"valueJson": _dumps(encode(out))}
     expected = decode(json.loads(case["expectedJson"]))
     if outputs_match(out, expected, comparison, shown_args):
         return {}
@@ -318,22 +326,22 @@ class Timer:
     def _on_alarm(self, _signum, _frame):
         if not self.fired:
             self.fired = True
-            signal.setitimer(signal.ITIMER_REAL, GRACE_SECONDS)
+            _setitimer(signal.ITIMER_REAL, GRACE_SECONDS)
             raise CaseTimeout()
         # The candidate swallowed the timeout: report it ourselves and stop.
         if self.case is None:
             self.emit({"event": "load_error", "outcome": "timeout", "trace": "loading the program took too long"})
         else:
             self.emit({"event": "result", "case": self.case, "outcome": "timeout", "durationMs": None})
-        os._exit(3)
+        _exit(3)
 
     def start(self, case_index, seconds):
         self.case = case_index
         self.fired = False
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        _setitimer(signal.ITIMER_REAL, seconds)
 
     def stop(self):
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _setitimer(signal.ITIMER_REAL, 0)
 
 
 def main():
@@ -351,9 +359,9 @@ def main():
     sys.stdin = open(os.devnull, encoding="utf-8")
 
     def emit(obj):
-        data = (nonce + " " + json.dumps(obj) + "\n").encode("utf-8")
+        data = (nonce + " " + _dumps(obj) + "\n").encode("utf-8")
         while data:
-            data = data[os.write(results_fd, data):]
+            data = data[_write(results_fd, data):]
 
     timer = Timer(emit)
     case_seconds = spec["caseTimeMs"] / 1000.0
@@ -392,7 +400,7 @@ def main():
         index = case["index"]
         emit({"event": "start", "case": index})
         result = {"event": "result", "case": index}
-        began = time.monotonic()
+        began = _monotonic()
         try:
             timer.start(index, case_seconds)
             try:
@@ -419,7 +427,7 @@ def main():
             result.update(outcome="exception", trace="SystemExit: %s (the program called exit)" % safe_repr(e.code))
         except BaseException as e:
             result.update(outcome="exception", trace=user_trace(e))
-        result["durationMs"] = round((time.monotonic() - began) * 1000, 3)
+        result["durationMs"] = round((_monotonic() - began) * 1000, 3)
         emit(result)
         if spec.get("stopAtFirstFailure") and result["outcome"] != "passed":
             break
