@@ -1,5 +1,6 @@
 // `rlef verify` over the Python function-level sets: every reference passes, every deterministic mutant
-// fails, special-oracle alternatives pass; the only exceptions are the documented dataset errors.
+// fails, special-oracle alternatives pass (LeetCode: known answers pass, a changed answer fails); the only
+// exceptions are the documented dataset errors.
 // Slow (minutes on 2 cores): run with `node scripts/run-tests.mjs test/verify`.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -24,6 +25,8 @@ const expectations: { set: string; tasks: number }[] = [
   { set: "mbpp", tasks: 974 },
   { set: "humaneval_plus", tasks: 164 },
   { set: "mbpp_plus", tasks: 399 },
+  // No reference solutions: known-answer programs (each test's expected value) pass, one changed answer fails.
+  { set: "leetcode", tasks: 180 },
 ];
 
 describe("rlef verify on the Python sets", () => {
