@@ -1,6 +1,7 @@
 // The LSP surface of the agent, shared by the server and any client (the VS Code extension, Neovim, …).
 // Agent runs are `workspace/executeCommand` commands; their events stream as `rlef/agentEvent`
 // notifications; progress uses LSP work-done progress, cancellable from the client.
+import type { WorkspaceEdit } from "vscode-languageserver";
 import type { AgentEvent } from "../agent/agent";
 
 export const LSP_PROTOCOL_VERSION = 1;
@@ -54,6 +55,11 @@ export interface AgentRunReply {
   originalText: string | null;
   /** Proposed whole-file text, or null when there is nothing to review. */
   newText: string | null;
+  /**
+   * The same proposal as an LSP workspace edit (replace the whole file, or create it), for clients to show
+   * and apply with their own review UI; null when there is nothing to apply. The server never applies it.
+   */
+  edit: WorkspaceEdit | null;
   attempts: number;
   isolation?: string;
 }

@@ -11,6 +11,7 @@ import {
   TextDocuments,
   TextDocumentSyncKind,
   type CancellationToken,
+  type WorkspaceEdit,
   type CodeAction,
   type CodeLens,
   type Connection,
@@ -293,15 +294,33 @@ function uriToPath(uri: string): string | null {
   }
 }
 
+/** Replace the whole file (its current text is `original`), or create it when `original` is null. */
+function proposalEdit(uri: string, original: string | null, newText: string | null): WorkspaceEdit | null {
+  if (newText === null) return null;
+  if (original === null) {
+    return {
+      documentChanges: [
+        { kind: "create", uri, options: { overwrite: false, ignoreIfExists: false } },
+        { textDocument: { uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText }] },
+      ],
+    };
+  }
+  const lines = original.split("\n");
+  const end = { line: lines.length - 1, character: lines[lines.length - 1].length };
+  return { changes: { [uri]: [{ range: { start: { line: 0, character: 0 }, end }, newText }] } };
+}
+
 function toReply(runId: string, result: AgentRunResult): AgentRunReply {
   const iso = result.trajectory.isolation;
+  const uri = pathToFileURL(result.proposal.file).toString();
   return {
     runId,
     outcome: result.outcome,
     summary: result.summary,
-    uri: pathToFileURL(result.proposal.file).toString(),
+    uri,
     originalText: result.proposal.originalText,
     newText: result.proposal.newText,
+    edit: proposalEdit(uri, result.proposal.originalText, result.proposal.newText),
     attempts: result.trajectory.turns.length,
     isolation: iso ? iso.mode : undefined,
   };

@@ -78,6 +78,7 @@ test("solveProblem runs the agent with progress and events, and proposes the sol
     originalText: string | null;
     uri: string;
     attempts: number;
+    edit: { documentChanges: [{ kind: string; uri: string }, { edits: { newText: string }[] }] };
   };
   assert.equal(reply.outcome, "solved");
   assert.equal(reply.attempts, 2);
@@ -85,6 +86,10 @@ test("solveProblem runs the agent with progress and events, and proposes the sol
   assert.equal(reply.newText, "n = int(input())\nprint(2 * n)\n");
   assert.equal(reply.uri, pathToFileURL(join(workspace, "double.py")).toString());
   assert.equal(existsSync(join(workspace, "double.py")), false, "the server never writes the user's files");
+  // The same proposal as an LSP workspace edit any client can apply: create the file, insert the text.
+  assert.equal(reply.edit.documentChanges[0].kind, "create");
+  assert.equal(reply.edit.documentChanges[0].uri, reply.uri);
+  assert.equal(reply.edit.documentChanges[1].edits[0].newText, reply.newText);
   const events = notifications.filter((n) => n.method === "rlef/agentEvent").map((n) => (n.params as { runId: string; event: { type: string } }));
   assert.ok(events.every((e) => e.runId === "r1"));
   assert.ok(events.some((e) => e.event.type === "feedback"));
