@@ -22,6 +22,8 @@ interface RunRequest {
   uri: vscode.Uri;
   line?: number;
   attempts?: number;
+  /** One more round: the run to continue, and the user's optional hint. */
+  continueRunId?: string;
   hint?: string;
 }
 
@@ -34,6 +36,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   const { client, log, status, transcript } = deps;
   let pending: PendingProposal | null = null;
   let lastRequest: RunRequest | null = null;
+  let lastRunId: string | null = null;
   let running = 0;
 
   client.onNotification(AgentEventMethod, (n: AgentEventNotification) => {
@@ -86,6 +89,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     try {
       const reply = await execute(request, runId, context.workspaceState.get<boolean>(CONSENT_KEY) === true);
       if (!reply) return;
+      lastRunId = reply.runId;
       transcript.end(runId, reply.summary);
       log.info(`run ${runId}: ${reply.summary}${reply.isolation ? ` (sandbox: ${reply.isolation})` : ""}`);
       await review(reply);
@@ -104,7 +108,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     const command = request.kind === "solve" ? ServerCommands.solveProblem : ServerCommands.fixUntilTestsPass;
     // Multi-root workspaces: the test command is a per-folder (resource-scoped) setting.
     const testCommand = vscode.workspace.getConfiguration("rlef", request.uri).get<string>("tests.command") || undefined;
-    const args = { uri: request.uri.toString(), line: request.line, runId, allowUnisolated, attempts: request.attempts, hint: request.hint, testCommand };
+    const args = { uri: request.uri.toString(), line: request.line, runId, allowUnisolated, attempts: request.attempts, continueRunId: request.continueRunId, hint: request.hint, testCommand };
     try {
       return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as AgentRunReply;
     } catch (err) {
@@ -160,14 +164,14 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   }
 
   async function retry(): Promise<void> {
-    if (lastRequest) await run({ ...lastRequest, hint: undefined });
+    if (lastRequest) await run({ ...lastRequest, continueRunId: undefined, hint: undefined });
   }
 
   async function oneMoreRound(): Promise<void> {
-    if (!lastRequest) return;
+    if (!lastRequest || !lastRunId) return;
     const hint = await vscode.window.showInputBox({ prompt: "Optional hint for the model (what to try, what is wrong)", placeHolder: "Leave empty for no hint" });
     if (hint === undefined) return;
-    await run({ ...lastRequest, hint: hint || undefined });
+    await run({ ...lastRequest, continueRunId: lastRunId, attempts: 1, hint: hint || undefined });
   }
 
   function activeFile(uri?: vscode.Uri | string): vscode.Uri | null {

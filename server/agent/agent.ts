@@ -63,6 +63,8 @@ export interface AgentOptions {
   randomFeedback?: RandomFeedbackDonor;
   contextBudget?: ContextBudget;
   targetSource?: string;
+  /** "One more round": continue this conversation (it ends with the feedback on the last attempt). */
+  continueConversation?: ChatMessage[];
   signal?: AbortSignal;
   onEvent?: (event: AgentEvent) => void;
 }
@@ -95,6 +97,7 @@ export async function runAgentEpisode(task: Task, policy: Policy, options: Agent
     randomFeedback: options.randomFeedback,
     contextBudget: options.contextBudget,
     targetSource: options.targetSource,
+    continueConversation: options.continueConversation,
   };
   const episode = new Episode(task, episodeOptions);
   let prompt: ChatMessage[] = episode.reset();

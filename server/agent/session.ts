@@ -10,7 +10,8 @@ import type { Task, WorkspaceTask } from "../env/types";
 import { problemFileTask } from "../env/tasks/problem-file";
 import { buildWorkspaceTask } from "../env/workspace/task";
 import { applyCandidate } from "../env/workspace/candidate";
-import type { Policy } from "../policy/types";
+import type { ChatMessage, Policy } from "../policy/types";
+import { formatFeedback } from "../env/feedback";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "./agent";
 import { functionAt, languageOfFile, type FunctionRegion } from "./code-regions";
 import type { ServerSettings } from "../lsp/settings";
@@ -39,8 +40,9 @@ export interface RunControls {
   onEvent: (event: AgentEvent) => void;
   /** The user consented (once per workspace) to run model code without isolation. */
   allowUnisolated: boolean;
-  /** Extra attempts after a finished run ("one more round"), with an optional hint typed by the user. */
+  /** Attempt budget of this run (default: the rlef.agent.attempts setting; 1 for one more round). */
   attempts?: number;
+  /** One more round only: a hint typed by the user, sent with the last attempt's feedback. */
   hint?: string;
   /** The test command of this workspace folder (multi-root: per-folder setting); overrides the session's. */
   testCommand?: string[];
@@ -48,10 +50,22 @@ export interface RunControls {
 
 export type PolicyLoader = (settings: ServerSettings) => Promise<Policy>;
 
+/** What "one more round" needs of a finished run: its task, its conversation, and how code becomes a proposal. */
+interface FinishedRun {
+  task: Task;
+  trajectory: Trajectory;
+  propose: (code: string) => Proposal;
+  region?: FunctionRegion;
+}
+
+/** Finished runs kept for "one more round" (oldest forgotten first). */
+const KEPT_RUNS = 20;
+
 export class AgentSession {
   private sandboxPromise: Promise<Sandbox> | null = null;
   private sandboxConsent = false;
   private policyPromise: Promise<Policy> | null = null;
+  private readonly finished = new Map<string, FinishedRun>();
 
   constructor(
     private settings: ServerSettings,
@@ -107,7 +121,7 @@ export class AgentSession {
   }
 
   /** Solve Problem in This File: the problem's examples are the tests; the solution goes to a sibling file. */
-  async solveProblemFile(file: string, text: string, controls: RunControls): Promise<AgentRunResult> {
+  async solveProblemFile(file: string, text: string, controls: RunControls, runId?: string): Promise<AgentRunResult> {
     const task = problemFileTask(text, file, basename(file));
     task.checker = { ...task.checker, mode: this.settings.judge.mode };
     task.limits = { ...task.limits, timeMs: this.settings.tests.timeoutSeconds * 1000 };
@@ -116,17 +130,17 @@ export class AgentSession {
       if (err.code === "ENOENT") return null;
       throw err;
     });
+    const propose = (code: string): Proposal => ({ file: solutionFile, originalText, newText: code ? ensureNewline(code) : null });
     const trajectory = await this.play(task, controls, undefined);
-    const finalCode = trajectory.final?.code || lastCode(trajectory);
-    const newText = finalCode ? ensureNewline(finalCode) : null;
-    return result(trajectory, { file: solutionFile, originalText, newText });
+    this.remember(runId, { task, trajectory, propose });
+    return result(trajectory, propose(trajectory.final?.code || lastCode(trajectory)));
   }
 
   /**
    * Fix Until Tests Pass: the function around `line` (1-based), or the whole file when `line` is outside any
    * function, is rewritten until the workspace's test command passes. `root` is the workspace folder.
    */
-  async fixUntilTestsPass(root: string, file: string, line: number | null, controls: RunControls): Promise<AgentRunResult> {
+  async fixUntilTestsPass(root: string, file: string, line: number | null, controls: RunControls, runId?: string): Promise<AgentRunResult> {
     const language = languageOfFile(file);
     if (!language) throw new Error(`${file}: only Python, JavaScript and TypeScript files can be fixed`);
     const rel = relative(root, file);
@@ -143,22 +157,54 @@ export class AgentSession {
       limits: { timeMs: this.settings.tests.timeoutSeconds * 1000 * 6, memoryBytes: 1024 ** 3 },
     });
     const targetSource = region ? originalText.split(/\r?\n/).slice(region.startLine - 1, region.endLine).join("\n") : originalText;
+    const propose = (code: string): Proposal => ({ file, originalText, newText: code ? applyCandidate(originalText, code, target) : null });
     const trajectory = await this.play(task, controls, targetSource);
-    const finalCode = trajectory.final?.code || lastCode(trajectory);
-    const newText = finalCode ? applyCandidate(originalText, finalCode, target) : null;
-    const outcome = result(trajectory, { file, originalText, newText });
+    this.remember(runId, { task, trajectory, propose, region: region ?? undefined });
+    const outcome = result(trajectory, propose(trajectory.final?.code || lastCode(trajectory)));
     if (region) outcome.region = region;
     return outcome;
   }
 
-  private async play(task: Task, controls: RunControls, targetSource: string | undefined): Promise<Trajectory> {
+  /**
+   * One more round after a finished run: the model sees its last attempt's feedback (and the user's hint, if
+   * any) and tries `controls.attempts` more times (default 1), continuing the same conversation.
+   */
+  async oneMoreRound(previousRunId: string, controls: RunControls, runId?: string): Promise<AgentRunResult> {
+    const previous = this.finished.get(previousRunId);
+    if (!previous) throw new Error(`run ${previousRunId} is not available any more for one more round; start a new run`);
+    const last = previous.trajectory.turns[previous.trajectory.turns.length - 1];
+    if (!last) throw new Error(`run ${previousRunId} has no attempt to continue from`);
+    let feedback: string;
+    if (last.invalid) feedback = formatFeedback(previous.task, { kind: "invalid-response" });
+    else if (!last.publicPassed) {
+      const report = { taskId: previous.task.id, results: last.results, passed: false, isolation: previous.trajectory.isolation ?? { mode: "none" as const, enforced: [], missing: [] } };
+      feedback = formatFeedback(previous.task, { kind: "run", report });
+    } else if (controls.hint) feedback = "Your code passes the tests.";
+    else throw new Error("the tests already pass; give a hint to ask for one more round");
+    const content = controls.hint ? `${feedback}\n\nHint from the user: ${controls.hint}` : feedback;
+    const conversation = [...last.prompt, { role: "assistant" as const, content: last.response }, { role: "user" as const, content }];
+    const trajectory = await this.play(previous.task, { ...controls, attempts: controls.attempts ?? 1 }, undefined, conversation);
+    this.remember(runId, { ...previous, trajectory });
+    const outcome = result(trajectory, previous.propose(trajectory.final?.code || lastCode(trajectory)));
+    if (previous.region) outcome.region = previous.region;
+    return outcome;
+  }
+
+  private remember(runId: string | undefined, run: FinishedRun): void {
+    if (!runId || run.trajectory.outcome === "cancelled") return;
+    this.finished.set(runId, run);
+    while (this.finished.size > KEPT_RUNS) this.finished.delete(this.finished.keys().next().value as string);
+  }
+
+  private async play(task: Task, controls: RunControls, targetSource: string | undefined, continueConversation?: ChatMessage[]): Promise<Trajectory> {
     const [policy, sandbox] = await Promise.all([this.policy(), this.sandbox(controls.allowUnisolated)]);
     const s = this.settings.agent;
     return runAgentEpisode(task, policy, {
       runTests: (t, code, which, signal) => runTests(t, code, { sandbox, which, signal }),
       maxTurns: controls.attempts ?? s.attempts,
       sampling: { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens },
-      targetSource: controls.hint ? `${targetSource ?? ""}\n\nHint from the user: ${controls.hint}`.trimStart() : targetSource,
+      targetSource,
+      continueConversation,
       signal: controls.signal,
       onEvent: controls.onEvent,
     });

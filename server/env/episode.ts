@@ -40,6 +40,11 @@ export interface EpisodeOptions {
   contextBudget?: ContextBudget;
   /** Workspace tasks: the current code of the target, shown in the first prompt. */
   targetSource?: string;
+  /**
+   * "One more round" after a finished run: the conversation so far (problem, attempts, and the feedback on
+   * the last one, ending with a user message). reset() starts from it instead of the first prompt.
+   */
+  continueConversation?: ChatMessage[];
   /** Called synchronously for each event; an exception thrown here fails the step. */
   onEvent?: (event: EpisodeEvent) => void;
 }
@@ -132,7 +137,11 @@ export class Episode {
   /** Starts (or restarts) the episode and returns the first observation: the problem as chat messages. */
   reset(): ChatMessage[] {
     if (this.stepping) throw new EpisodeStateError("cannot reset while a step is running");
-    this.history = buildFirstPrompt(this.task, { targetSource: this.options.targetSource });
+    const resumed = this.options.continueConversation;
+    if (resumed && (resumed.length === 0 || resumed[resumed.length - 1].role !== "user")) {
+      throw new RangeError("continueConversation must end with a user message (the feedback to answer)");
+    }
+    this.history = resumed ? resumed.map((m) => ({ ...m })) : buildFirstPrompt(this.task, { targetSource: this.options.targetSource });
     this.turn = 0;
     this.finished = false;
     this.started = true;

@@ -27,7 +27,12 @@ export interface RunCommandOptions {
   allowUnisolated?: boolean;
   /** Attempt budget for this run (default: the rlef.agent.attempts setting). */
   attempts?: number;
-  /** A hint typed by the user for "one more round". */
+  /**
+   * One more round: continue the finished run with this id (its last feedback, plus `hint`) instead of
+   * starting afresh; `attempts` then defaults to 1.
+   */
+  continueRunId?: string;
+  /** A hint typed by the user for one more round. */
   hint?: string;
   /** Client-chosen id for correlating `rlef/agentEvent` notifications; the server makes one when absent. */
   runId?: string;

@@ -214,10 +214,15 @@ export function startServer(connection: Connection, root: string): void {
         void connection.sendNotification(AgentEventMethod, { runId, event });
       },
     };
+    if (typeof arg.continueRunId === "string" && arg.continueRunId) {
+      const result = await s.oneMoreRound(arg.continueRunId, controls, runId);
+      if (command === ServerCommands.fixUntilTestsPass) publishTestDiagnostics(uri, result);
+      return result;
+    }
     if (command === ServerCommands.solveProblem) {
       const a = arg as unknown as SolveProblemArgs;
       const text = documents.get(a.uri)?.getText() ?? (await readFile(file, "utf8"));
-      return s.solveProblemFile(file, text, controls);
+      return s.solveProblemFile(file, text, controls, runId);
     }
     const a = arg as unknown as FixUntilTestsPassArgs;
     const doc = documents.get(a.uri);
@@ -226,7 +231,7 @@ export function startServer(connection: Connection, root: string): void {
     const root = workspaceFolders.filter((f) => file.startsWith(f + "/")).sort((x, y) => y.length - x.length)[0];
     if (!root) throw new Error(`${file} is not inside an open workspace folder`);
     const testCommand = typeof a.testCommand === "string" ? a.testCommand.trim().split(/\s+/).filter(Boolean) : Array.isArray(a.testCommand) ? a.testCommand.filter((x) => typeof x === "string") : undefined;
-    const result = await s.fixUntilTestsPass(root, file, typeof a.line === "number" ? a.line + 1 : null, { ...controls, testCommand });
+    const result = await s.fixUntilTestsPass(root, file, typeof a.line === "number" ? a.line + 1 : null, { ...controls, testCommand }, runId);
     publishTestDiagnostics(a.uri, result);
     return result;
   }

@@ -12,26 +12,64 @@ import {
   DEFAULT_MEMORY_BYTES,
   DEFAULT_OUTPUT_BYTES,
 } from "./execute";
-import type { PythonForkServer } from "./fork-server";
+import { FORK_SERVER_HASH_SEED, type PythonForkServer } from "./fork-server";
 import { scrubbedEnv } from "./program";
 import type { ExecResult, ExecSpec } from "./types";
 import { checkRelativePath, collectFiles } from "./workdir";
 
 export interface ForkableProgram {
-  /** The program's arguments after the interpreter. */
+  /** The program's arguments after the interpreter and its flags: `-c CODE ...` or `FILE ...`. */
   args: string[];
+  /** The interpreter flags the fork server reproduces in the child (a subset of FORKABLE_FLAGS). */
+  flags: ForkableFlag[];
   binDir: string | null;
+}
+
+/**
+ * Interpreter flags a forked child can reproduce exactly enough for a program to not tell the difference:
+ * -B: the child sets sys.dont_write_bytecode.
+ * -s: the server starts with an empty /work as HOME, so its sys.path never held a user site; the child
+ *     also clears site.ENABLE_USER_SITE.
+ * -E: the server's environment is scrubbed before it starts, so no PYTHON* variable shaped its start-up.
+ * -I (-E and -s, and no script folder or cwd on sys.path): the child's sys.path is the server's start-up
+ *     path minus the server's own script folder, so a module planted in /work (a json.py, a
+ *     sitecustomize.py) is never found first; sitecustomize/usercustomize ran once in the server, at a time
+ *     when /work was empty and not on sys.path. What the child cannot change is sys.flags, which a program
+ *     reads as its own flags only by asking for them.
+ * Any other flag (-m, -O, -X, -u, -W, ...) changes start-up in ways a fork cannot replay: a fresh sandbox.
+ */
+export const FORKABLE_FLAGS = ["-B", "-E", "-I", "-s"] as const;
+export type ForkableFlag = (typeof FORKABLE_FLAGS)[number];
+
+/**
+ * PYTHON* variables of a run's environment that a forked child honours although start-up is long past; any
+ * other one (PYTHONPATH, PYTHONSTARTUP, PYTHONUNBUFFERED, ...) would be silently ignored, so it runs fresh.
+ */
+function childHonours(name: string, value: string): boolean {
+  if (name === "PYTHONHASHSEED") return value === FORK_SERVER_HASH_SEED;
+  // the child's stdio is UTF-8 already (strict on stdout, backslashreplace on stderr, as this setting makes it)
+  if (name === "PYTHONIOENCODING") return /^utf-?8$/i.test(value);
+  if (name === "PYTHONDONTWRITEBYTECODE") return true;
+  return false;
 }
 
 /** How the fork server would run `spec`, or null when it cannot. */
 export async function forkableProgram(backend: Backend, spec: ExecSpec, serverPython: string): Promise<ForkableProgram | null> {
   if (spec.readOnly?.length) return null;
-  const args = spec.argv.slice(1);
-  const plainC = args[0] === "-c" && args.length >= 2;
-  const plainFile = args.length >= 1 && !args[0].startsWith("-");
+  const rest = spec.argv.slice(1);
+  const flags: ForkableFlag[] = [];
+  while (rest.length > 0 && (FORKABLE_FLAGS as readonly string[]).includes(rest[0])) flags.push(rest.shift() as ForkableFlag);
+  const plainC = rest[0] === "-c" && rest.length >= 2;
+  const plainFile = rest.length >= 1 && !rest[0].startsWith("-");
   if (!plainC && !plainFile) return null;
+  const ignoresEnv = flags.includes("-E") || flags.includes("-I");
+  if (!ignoresEnv) {
+    for (const [name, value] of Object.entries(spec.env ?? {})) {
+      if (name.startsWith("PYTHON") && !childHonours(name, value)) return null;
+    }
+  }
   const program = await backend.programs.resolve(spec.argv[0], []);
-  return program.execPath === serverPython ? { args, binDir: program.binDir } : null;
+  return program.execPath === serverPython ? { args: rest, flags, binDir: program.binDir } : null;
 }
 
 export function forkServerReport(isolation: IsolationReport): IsolationReport {
@@ -67,6 +105,7 @@ export async function executeOnForkServer(
   try {
     const outcome = await server.run({
       args: program.args,
+      flags: program.flags,
       env,
       stdin: spec.stdin ?? "",
       files,

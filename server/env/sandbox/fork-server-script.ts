@@ -154,21 +154,28 @@ def become_program(go_read):
             io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True)
     except BaseException:
         os._exit(126)
-    os._exit(run_as_main(run["args"]))
+    os._exit(run_as_main(run["args"], run.get("flags", [])))
 
-def run_as_main(args):
+def run_as_main(args, flags):
     import types
     main_module = types.ModuleType("__main__")
     main_module.__builtins__ = builtins
     sys.modules["__main__"] = main_module
+    # -I: neither the script's folder nor the cwd goes on sys.path (fork-exec.ts says why the rest holds)
+    isolated = "-I" in flags
+    site = sys.modules.get("site")
+    if site is not None and (isolated or "-s" in flags):
+        site.ENABLE_USER_SITE = False
+    if "-B" in flags:
+        sys.dont_write_bytecode = True
     try:
         if args[0] == "-c":
             sys.argv = ["-c"] + args[2:]
-            sys.path[:] = [""] + PRISTINE_PATH
+            sys.path[:] = ([] if isolated else [""]) + PRISTINE_PATH
             code = compile(args[1], "<string>", "exec")
         else:
             sys.argv = list(args)
-            sys.path[:] = [os.path.dirname(os.path.abspath(args[0]))] + PRISTINE_PATH
+            sys.path[:] = ([] if isolated else [os.path.dirname(os.path.abspath(args[0]))]) + PRISTINE_PATH
             path = os.path.abspath(args[0])  # as python3 FILE reports it since 3.9
             with open(path, "rb") as source:
                 code = compile(source.read(), path, "exec")

@@ -22,6 +22,13 @@ const SCRIPT_IN_SANDBOX = "/run/rlef-fork-server.py";
 /** How long the server may take to answer once the run's processes are dead, before it is replaced. */
 const SERVER_ANSWER_MS = 5_000;
 const POLL_MS = 2;
+/**
+ * The hash seed every fork-server run hashes with: fixed when the server starts and inherited by the fork.
+ * A spec that asks for another PYTHONHASHSEED runs in a fresh sandbox; one that asks for none (or runs
+ * with -E/-I, where a fresh interpreter picks a random seed) gets this one.
+ */
+export const FORK_SERVER_HASH_SEED = "0";
+
 
 type ServerMessage = { ready: true } | { pid: number } | { exit: number };
 
@@ -36,6 +43,8 @@ export interface ForkServerOptions {
 
 export interface ForkRun {
   args: string[];
+  /** Interpreter flags the child reproduces (fork-exec.ts, FORKABLE_FLAGS). */
+  flags: string[];
   env: Record<string, string>;
   stdin: string | Buffer;
   files: Record<string, string | Buffer>;
@@ -162,7 +171,7 @@ export class PythonForkServer {
     await writeFile(script, FORK_SERVER_SCRIPT);
     const stdout = new FifoReader(join(io, "stdout"));
     const stderr = new FifoReader(join(io, "stderr"));
-    const env = scrubbedEnv({ binDir: null, home: "/work", tmp: "/tmp", extra: undefined });
+    const env = scrubbedEnv({ binDir: null, home: "/work", tmp: "/tmp", extra: { PYTHONHASHSEED: FORK_SERVER_HASH_SEED } });
     const bwrap = bwrapArgs({
       workdir: work,
       readOnly: [
@@ -246,7 +255,7 @@ export class PythonForkServer {
     // The child reads its request after the fork: the server itself never holds a run's data.
     await writeFile(
       join(this.folder, "io", "request"),
-      JSON.stringify({ args: run.args, env: run.env, cpuSeconds: Math.max(1, Math.ceil(run.cpuMs / 1000)), fileBytes: run.fileBytes }),
+      JSON.stringify({ args: run.args, flags: run.flags, env: run.env, cpuSeconds: Math.max(1, Math.ceil(run.cpuMs / 1000)), fileBytes: run.fileBytes }),
     );
     for (const [path, content] of Object.entries(run.files)) {
       await mkdir(join(work, path, ".."), { recursive: true, mode: 0o777 });

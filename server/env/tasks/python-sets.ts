@@ -18,6 +18,7 @@ import { mbppPlusArgsJson } from "./mbpp-plus-inputs";
 import { flatCheckAsserts, isAssertStatement, splitTopLevelStatements } from "./python-statements";
 import type { BenchmarkSet, LoadResult, VerificationProgram } from "./set";
 import { pythonVerificationPrograms } from "../verify/python-programs";
+import { appsCallBasedSet } from "./apps-call-based";
 
 /** The record layouts this module reads. `humaneval_plus_originfmt` is never guessed (same shape as humaneval). */
 export type PythonFunctionFormat = "humaneval" | "humaneval_plus" | "humaneval_plus_originfmt" | "mbpp" | "mbpp_plus" | "leetcode";
@@ -289,4 +290,6 @@ export const pythonFunctionSets: BenchmarkSet[] = [
   pythonSet("mbpp", "mbpp/mbpp.jsonl.gz", "mbpp", "partly"),
   pythonSet("mbpp_plus", MBPP_PLUS_FILE, "mbpp_plus", false),
   pythonSet("leetcode", "leetcode_contest_2024/leetcode-20240121-Jul.jsonl.gz", "leetcode", false),
+  // The 98 call-based APPS problems; the 52 stdin ones are the `apps` set (stdio-sets.ts).
+  appsCallBasedSet,
 ];

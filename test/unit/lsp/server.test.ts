@@ -107,3 +107,18 @@ test("bad command arguments are JSON-RPC errors, not crashes", async () => {
   const status = (await conn.sendRequest("workspace/executeCommand", { command: "rlef.server.status", arguments: [] })) as { runs: string[] };
   assert.deepEqual(status.runs, []);
 });
+
+test("one more round continues a finished run from its last feedback, with the user's hint", async () => {
+  const uri = pathToFileURL(join(workspace, "double.md")).toString();
+  const first = (await conn.sendRequest("workspace/executeCommand", { command: "rlef.server.solveProblem", arguments: [{ uri, runId: "r2", attempts: 1 }] })) as { outcome: string; attempts: number };
+  assert.deepEqual([first.outcome, first.attempts], ["failed", 1]);
+  const more = (await conn.sendRequest("workspace/executeCommand", {
+    command: "rlef.server.solveProblem",
+    arguments: [{ uri, runId: "r3", continueRunId: "r2", hint: "multiply by two" }],
+  })) as { outcome: string; attempts: number; newText: string };
+  assert.deepEqual([more.outcome, more.attempts, more.newText], ["solved", 1, "n = int(input())\nprint(2 * n)\n"]);
+  await assert.rejects(
+    conn.sendRequest("workspace/executeCommand", { command: "rlef.server.solveProblem", arguments: [{ uri, runId: "r4", continueRunId: "nope" }] }),
+    /run nope is not available any more/,
+  );
+});

@@ -30,6 +30,9 @@ const programs: Array<[string, ExecSpec]> = [
   ["sys.exit with a code", { argv: ["python3", "-c", "import sys; print('x'); sys.exit(4)"], limits }],
   ["atexit handlers and non-daemon threads", { argv: ["python3", "-c", "import atexit, threading, time\natexit.register(print, 'atexit ran')\nthreading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()"], limits }],
   ["the environment", { argv: ["python3", "-c", "import os; print(sorted(os.environ.items()))"], env: { ANSWER: "42" }, limits }],
+  ["-I: sys.path without the cwd", { argv: ["python3", "-I", "-c", "import sys; print('' in sys.path, '/work' in sys.path, sys.argv)", "x"], limits }],
+  ["-B with a script file", { argv: ["python3", "-B", "main.py"], files: { "main.py": "import sys, helper\nprint(sys.dont_write_bytecode, helper.X)\n", "helper.py": "X = 5\n" }, collect: ["__pycache__/helper.cpython-311.pyc"], limits }],
+  ["the stdio task's environment (PYTHONHASHSEED=0, PYTHONIOENCODING)", { argv: ["python3", "-B", "main.py"], files: { "main.py": "print(hash('abc'), list({'x', 'y', 'z', 'w'}))\n" }, env: { PYTHONHASHSEED: "0", PYTHONIOENCODING: "utf-8" }, limits }],
   ["unicode output", { argv: ["python3", "-c", "print('héllo ✓'); import sys; print('err ✓', file=sys.stderr)"], limits }],
 ];
 
@@ -42,8 +45,51 @@ for (const [name, spec] of programs) {
     assert.equal(a.stderr.toString(), b.stderr.toString());
     assert.equal(a.exitCode, b.exitCode);
     assert.equal(a.termination, b.termination);
+    assert.deepEqual(Object.keys(a.collected), Object.keys(b.collected));
   });
 }
+
+// The function harness runs `python3 -I python_harness.py spec.json`: what -I promises must hold when forked.
+test("a forked -I run cannot be steered by a planted sitecustomize, usercustomize or a module shadowing the stdlib", async () => {
+  const planted = "import sys; sys.stdout.write('PLANTED ' + __name__ + '\\n')\n";
+  const spec: ExecSpec = {
+    argv: ["python3", "-I", "harness.py", "spec.json"],
+    files: {
+      "sitecustomize.py": planted,
+      "usercustomize.py": planted,
+      ".local/lib/python3.11/site-packages/usercustomize.py": planted,
+      ".local/lib/python3.11/site-packages/evil.pth": "import sys; sys.stdout.write('PLANTED pth\\n')\n",
+      "json.py": planted,
+      "random.py": planted,
+      "harness.py": "import json, random, sys\nprint(json.__file__.startswith('/work'), random.__file__.startswith('/work'), [p for p in sys.path if p in ('', '/work') or '.local' in p], 'sitecustomize' in sys.modules and getattr(sys.modules['sitecustomize'], '__file__', '').startswith('/work'))\n",
+      "spec.json": "{}",
+    },
+    limits,
+  };
+  const [a, b] = await Promise.all([forked.exec(spec), fresh.exec(spec)]);
+  assert.ok(a.isolation.enforced.includes("fork-server"), "the -I run went to a fresh sandbox instead of the fork server");
+  assert.equal(a.stdout.toString(), "False False [] False\n", a.stderr.toString());
+  assert.equal(a.stdout.toString(), b.stdout.toString());
+  assert.equal(a.stderr.toString(), "");
+});
+
+test("PYTHON* settings the fork cannot honour, and flags it cannot replay, run in a fresh sandbox", async () => {
+  const cases: ExecSpec[] = [
+    { argv: ["python3", "-c", "import os; print(os.environ['PYTHONPATH'])"], env: { PYTHONPATH: "/work/lib" }, limits },
+    { argv: ["python3", "-c", "print(hash('a'))"], env: { PYTHONHASHSEED: "7" }, limits },
+    { argv: ["python3", "-u", "-c", "print(1)"], limits },
+    { argv: ["python3", "-O", "-c", "assert False; print('optimised')"], limits },
+  ];
+  for (const spec of cases) {
+    const [a, b] = await Promise.all([forked.exec(spec), fresh.exec(spec)]);
+    assert.ok(!a.isolation.enforced.includes("fork-server"), `${spec.argv.join(" ")} ${JSON.stringify(spec.env)} was forked`);
+    assert.equal(a.stdout.toString(), b.stdout.toString());
+  }
+  // under -I a fresh interpreter ignores PYTHON* itself, so the fork may take the run
+  const ignored = await forked.exec({ argv: ["python3", "-I", "-c", "import sys; print(sys.path[0] != '')"], env: { PYTHONPATH: "/work/lib" }, limits });
+  assert.ok(ignored.isolation.enforced.includes("fork-server"));
+  assert.equal(ignored.stdout.toString(), "True\n");
+});
 
 test("run N's changes to builtins, sys.modules, cwd, environment, /tmp, /work and SysV IPC are invisible to run N+1", async () => {
   const mutate = [
