@@ -67,6 +67,31 @@ test("Solve Problem in This File: a failed attempt, feedback, a fix, the diff, a
   }
 });
 
+test("One More Round continues from the last feedback with a typed hint, then Accept", async () => {
+  const replay = writeReplay(scratch, [wrongSum, rightSum]);
+  const s = await openSession({ fixture: "problem", trust: true, env: { RLEF_REPLAY_POLICY: replay }, settings: { "rlef.agent.attempts": 1 } });
+  try {
+    await openFile(s.page, "sum.md");
+    await runCommand(s.page, "RLEF: Solve Problem in This File");
+    const failed = notification(s.page, "tests still failing after 1 attempt(s)");
+    await failed.waitFor({ timeout: 120_000 });
+    await failed.getByRole("button", { name: "One More Round" }).click();
+    const input = s.page.locator(".quick-input-widget input");
+    await input.waitFor();
+    await input.fill("read the second line and sum it");
+    await s.shot("more-1-hint");
+    await s.page.keyboard.press("Enter");
+    const done = notification(s.page, "all tests pass after 1 attempt(s)");
+    await done.waitFor({ timeout: 120_000 });
+    await s.shot("more-2-solved");
+    await done.getByRole("button", { name: "Accept" }).click();
+    await waitFor(() => existsSync(join(s.workspace, "sum.py")), 30_000, "sum.py to be created");
+    assert.equal(readFileSync(join(s.workspace, "sum.py"), "utf8"), "n = int(input())\nprint(sum(map(int, input().split())))\n");
+  } finally {
+    await s.close();
+  }
+});
+
 test("the bundled ONNX demo policy streams tokens and every attempt gets a real sandbox verdict", async () => {
   const s = await openSession({ fixture: "problem", trust: true, settings: { "rlef.agent.maxTokens": 48 } });
   try {

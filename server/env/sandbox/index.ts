@@ -9,7 +9,7 @@ import type { IsolationReport } from "../types";
 import { probeBwrap, writeSyntheticEtc } from "./bwrap";
 import { type CgroupV1Setup, isCgroupV1Host, sandboxGroupName, setUpCgroupV1, tearDownCgroupV1 } from "./cgroup-v1";
 import { type Backend, cancelledResult, checkSpec, executeRun } from "./execute";
-import { executeOnForkServer, forkableProgram, forkServerFolder } from "./fork-exec";
+import { executeOnForkServer, forkableProgram, forkServerFolder, forkServerReport } from "./fork-exec";
 import { PythonForkServer } from "./fork-server";
 import { findOnPath } from "./interpreter";
 import { probeFileBlockBytes } from "./launcher";
@@ -31,9 +31,11 @@ export interface SandboxOptions {
   workers?: number;
   /**
    * Run plain `python3 -c CODE` / `python3 FILE` execs on a pre-started Python per worker that forks a
-   * child per run (fork-server.ts says what is and is not per run). Needs bwrap and both cgroups.
+   * child per run (fork-server.ts says what is and is not per run). true: needs bwrap and both cgroups
+   * (else createSandbox fails); "auto": on exactly when they are there, else every run is fresh. Default
+   * off. The isolation report names "fork-server" and the per-run namespaces it gives up whenever it is on.
    */
-  forkServer?: boolean;
+  forkServer?: boolean | "auto";
 }
 
 export class UnisolatedConsentError extends Error {
@@ -72,6 +74,9 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
   const workers = opts.workers ?? availableParallelism();
   const pool = new WorkerPool(workers);
   if (mode === "unisolated" && opts.allowUnisolated !== true) throw new UnisolatedConsentError("unisolated mode was requested");
+  if (opts.forkServer !== undefined && ![true, false, "auto"].includes(opts.forkServer)) {
+    throw new Error(`createSandbox: forkServer must be true, false or "auto", got ${JSON.stringify(opts.forkServer)}`);
+  }
 
   const stateDir = await mkdtemp(join(tmpdir(), "rlef-sandbox-"));
   const etcDir = join(stateDir, "etc");
@@ -115,8 +120,9 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
       programs: new ProgramResolver(),
     };
     let forkServer: ForkServerSetup | null = null;
-    if (opts.forkServer) {
-      if (!bwrapPath || !fullCgroups) {
+    const forkServerUsable = Boolean(bwrapPath) && fullCgroups;
+    if (opts.forkServer === true || (opts.forkServer === "auto" && forkServerUsable)) {
+      if (!bwrapPath || !forkServerUsable) {
         throw new Error(`sandbox: forkServer needs bubblewrap and memory + pids cgroups; here: ${JSON.stringify(isolation)}`);
       }
       const python = await backend.programs.resolve("python3", []);
@@ -152,8 +158,9 @@ class PooledSandbox implements Sandbox {
     private readonly forkServer: ForkServerSetup | null,
   ) {}
 
+  /** With the fork server on, runs may share their worker's namespaces: the report says so for all of them. */
   get isolation(): IsolationReport {
-    return this.backend.isolation;
+    return this.forkServer ? forkServerReport(this.backend.isolation) : this.backend.isolation;
   }
 
   async exec(spec: ExecSpec): Promise<ExecResult> {

@@ -199,3 +199,30 @@ test("a process's children are found with and without /proc/<pid>/task/<pid>/chi
     child.kill("SIGKILL");
   }
 });
+
+test('forkServer "auto" forks where bubblewrap and both cgroups are there, says so, and runs fresh where they are not', async () => {
+  const auto = await createSandbox({ mode: "bwrap", workers: 1, forkServer: "auto" });
+  try {
+    assert.ok(auto.isolation.enforced.includes("fork-server"), JSON.stringify(auto.isolation));
+    assert.ok(auto.isolation.missing.some((m) => m.startsWith("per-run-namespaces")));
+    const run = await auto.exec({ argv: ["python3", "-c", "print(6 * 7)"], limits });
+    assert.equal(run.stdout.toString(), "42\n");
+    assert.ok(run.isolation.enforced.includes("fork-server"));
+  } finally {
+    await auto.dispose();
+  }
+  assert.ok(!fresh.isolation.enforced.includes("fork-server"));
+  const unisolated = await createSandbox({ mode: "unisolated", allowUnisolated: true, workers: 1, forkServer: "auto" });
+  try {
+    assert.ok(!unisolated.isolation.enforced.includes("fork-server"));
+    const run = await unisolated.exec({ argv: ["python3", "-c", "print(6 * 7)"], limits });
+    assert.equal(run.stdout.toString(), "42\n");
+    assert.ok(!run.isolation.enforced.includes("fork-server"));
+  } finally {
+    await unisolated.dispose();
+  }
+});
+
+test("a forkServer setting that is not true, false or \"auto\" is refused", async () => {
+  await assert.rejects(createSandbox({ mode: "bwrap", forkServer: "yes" as unknown as boolean }), /forkServer must be true, false or "auto"/);
+});
