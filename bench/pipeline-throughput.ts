@@ -3,7 +3,9 @@
 //   trivial: a stdin/stdout task whose program prints a sum (runTests → sandbox → token judge), and
 //   humaneval: HumanEval/0's reference through the function-level harness (one process per run).
 // Each is measured with a fresh sandbox per run and with the fork server (pre-started Python per worker).
-// Run: node --import tsx bench/pipeline-throughput.ts [runs per phase]
+// Then `rlef verify`'s own loop (reference + mutants per task, verifyTasks) on the first HumanEval tasks with
+// each sandbox: tasks per second and whether both gave the same verdicts.
+// Run: node --import tsx bench/pipeline-throughput.ts [runs per phase] [HumanEval tasks to verify, default 20]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -14,8 +16,10 @@ import { createSandbox, resolveInterpreter, type Sandbox } from "../server/env/s
 import { findSet } from "../server/env/tasks/registry";
 import { DEFAULT_LIMITS, type FunctionTask, type StdioTask, type Task } from "../server/env/types";
 import { resolveBenchmarksRoot } from "../server/env/verify/benchmarks-root";
+import { verifyTasks } from "../server/env/verify/run-verify";
 
 const runs = Number(process.argv[2] ?? 40);
+const verifyCount = Number(process.argv[3] ?? 20);
 const concurrency = availableParallelism();
 
 const trivial: StdioTask = {
@@ -64,7 +68,8 @@ async function sandboxed(sandbox: Sandbox, task: Task, code: string): Promise<vo
 
 async function main(): Promise<void> {
   const python = await resolveInterpreter("python3");
-  const loaded = await findSet("humaneval")!.load(resolveBenchmarksRoot());
+  const humaneval = findSet("humaneval")!;
+  const loaded = await humaneval.load(resolveBenchmarksRoot());
   const he = loaded.tasks.find((t) => t.id === "HumanEval/0") as FunctionTask;
   const heCode = he.referenceSolution!;
   const dir = mkdtempSync(join(tmpdir(), "rlef-bench-"));
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
   const fresh = await createSandbox();
   const forked = await createSandbox({ forkServer: true });
   const rows: [string, number, number, number][] = [];
+  const verifyRows: [string, number, number][] = [];
   try {
     for (const [name, task, code, file, stdin, expected] of [
       ["trivial stdin/stdout", trivial, trivialCode, "trivial.py", "100\n", "4950\n"],
@@ -96,6 +102,30 @@ async function main(): Promise<void> {
       const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[1];
       rows.push([name, median(b), median(f), median(k)]);
     }
+    // rlef verify's loop as the CLI runs it (2 tasks in flight per core), fresh then forked, twice each.
+    const verifyTasksList = loaded.tasks.slice(0, verifyCount);
+    const verify = async (sandbox: Sandbox): Promise<[number, string]> => {
+      const t0 = performance.now();
+      const results = await verifyTasks(verifyTasksList, (t) => humaneval.verificationPrograms(t), {
+        sandbox,
+        timeMultiplier: 3,
+        concurrency: concurrency * 2,
+        exclusions: [],
+      });
+      const verdicts = results.map((r) => `${r.taskId}:${r.ok}`).join(",");
+      return [verifyTasksList.length / ((performance.now() - t0) / 1000), verdicts];
+    };
+    const freshRates: number[] = [];
+    const forkRates: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      const [f, freshVerdicts] = await verify(fresh);
+      const [k, forkVerdicts] = await verify(forked);
+      if (freshVerdicts !== forkVerdicts) throw new Error(`verify verdicts differ:\nfresh ${freshVerdicts}\nfork  ${forkVerdicts}`);
+      freshRates.push(f);
+      forkRates.push(k);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    verifyRows.push([`rlef verify, first ${verifyTasksList.length} HumanEval tasks`, mean(freshRates), mean(forkRates)]);
   } finally {
     await fresh.dispose();
     await forked.dispose();
@@ -107,6 +137,9 @@ async function main(): Promise<void> {
   for (const [name, b, f, k] of rows) {
     console.log(`| ${name} | ${b.toFixed(1)}/s | ${f.toFixed(1)}/s | ${k.toFixed(1)}/s | ${(f / b).toFixed(2)}x | ${(k / b).toFixed(2)}x |`);
   }
+  console.log("\n| verify loop (mean of 2 rounds, same verdicts both ways) | fresh sandbox | fork server | fork/fresh |");
+  console.log("|---|---|---|---|");
+  for (const [name, f, k] of verifyRows) console.log(`| ${name} | ${f.toFixed(2)} tasks/s | ${k.toFixed(2)} tasks/s | ${(k / f).toFixed(2)}x |`);
 }
 
 void main();

@@ -9,7 +9,10 @@ import type { Sandbox } from "../../server/env/sandbox/types";
 export async function openIsolatedSandbox(): Promise<Sandbox> {
   assert.equal(process.platform, "linux", "the hostile suite needs Linux with bubblewrap and cgroups");
   assert.equal(process.getuid?.(), 0, "the hostile suite runs as root, as CI does (root is the hard case)");
-  const sandbox = await createSandbox({ mode: "bwrap", workers: 2 });
+  // RLEF_HOSTILE_FORK_SERVER=1 runs the same hostile programs on the pre-started Python per worker, the
+  // setting `rlef verify` and the environment service use where bubblewrap and cgroups are active.
+  const forkServer = process.env.RLEF_HOSTILE_FORK_SERVER === "1";
+  const sandbox = await createSandbox({ mode: "bwrap", workers: 2, forkServer });
   assert.equal(sandbox.isolation.mode, "bwrap+cgroup", `isolation not fully active: ${JSON.stringify(sandbox.isolation)}`);
   for (const protection of ["namespaces", "no-network", "read-only-system", "dropped-capabilities", "memory-cgroup", "pids-cgroup", "rlimits"]) {
     assert.ok(sandbox.isolation.enforced.includes(protection), `${protection} is not enforced`);

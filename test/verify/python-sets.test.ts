@@ -27,6 +27,8 @@ const expectations: { set: string; tasks: number }[] = [
   { set: "mbpp_plus", tasks: 399 },
   // No reference solutions: known-answer programs (each test's expected value) pass, one changed answer fails.
   { set: "leetcode", tasks: 180 },
+  // APPS call-based: no references either; known answers pass, a changed or list-wrapped answer fails.
+  { set: "apps_call", tasks: 98 },
 ];
 
 describe("rlef verify on the Python sets", () => {

@@ -105,11 +105,13 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const tasks = limit === undefined ? loaded.tasks : loaded.tasks.slice(0, limit);
 
   const exclusions = await loadExclusions(values.exclusions);
-  const sandbox = await createSandbox({ allowUnisolated: values["allow-unisolated"] === true });
+  // The fork server where bubblewrap + cgroups are active: 3-4x the runs per second (bench/RESULTS.md,
+  // "Pipeline throughput"); the isolation line below names the per-run namespaces it gives up.
+  const sandbox = await createSandbox({ allowUnisolated: values["allow-unisolated"] === true, forkServer: "auto" });
   const began = Date.now();
   let results: TaskVerification[];
   try {
-    if (!values.json && sandbox.isolation.mode !== "bwrap+cgroup") {
+    if (!values.json && (sandbox.isolation.mode !== "bwrap+cgroup" || sandbox.isolation.missing.length > 0)) {
       process.stderr.write(`rlef verify: isolation ${sandbox.isolation.mode}; missing: ${sandbox.isolation.missing.join("; ")}\n`);
     }
     results = await verifyTasks(tasks, programsFor, {

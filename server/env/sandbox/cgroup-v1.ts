@@ -2,8 +2,8 @@
 // Measured on the CI machine: we run as root, RLIMIT_NPROC does not bind root and a bwrap user namespace
 // maps back to root, so the pids cgroup is the only thing that contains a fork bomb there; the memory
 // cgroup limits resident memory (not address space, which Node and Jest need plenty of).
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -144,17 +144,19 @@ export class RunCgroup {
     const memoryDir = setup.memory ? join(setup.memory.group, runName) : null;
     const pidsDir = setup.pids ? join(setup.pids.group, runName) : null;
     const run = new RunCgroup(memoryDir, pidsDir);
+    // Synchronous: these are a few bytes on a kernel file system, done once or twice per run; an
+    // asynchronous call costs a thread-pool round trip each, which under load was most of their time.
     try {
       if (memoryDir) {
-        await mkdir(memoryDir);
-        await writeFile(join(memoryDir, "memory.limit_in_bytes"), String(limits.memoryBytes));
+        mkdirSync(memoryDir);
+        writeFileSync(join(memoryDir, "memory.limit_in_bytes"), String(limits.memoryBytes));
         // Without this, swap would let a program exceed the resident limit; absent when swap accounting is off.
         const memsw = join(memoryDir, "memory.memsw.limit_in_bytes");
-        if (existsSync(memsw)) await writeFile(memsw, String(limits.memoryBytes));
+        if (existsSync(memsw)) writeFileSync(memsw, String(limits.memoryBytes));
       }
       if (pidsDir) {
-        await mkdir(pidsDir);
-        await writeFile(join(pidsDir, "pids.max"), String(limits.maxProcesses));
+        mkdirSync(pidsDir);
+        writeFileSync(join(pidsDir, "pids.max"), String(limits.maxProcesses));
       }
     } catch (error) {
       await run.remove();
@@ -172,7 +174,7 @@ export class RunCgroup {
     const pids = new Set<number>();
     for (const file of this.procsFiles) {
       try {
-        for (const line of (await readFile(file, "utf8")).split("\n")) if (line) pids.add(Number(line));
+        for (const line of readFileSync(file, "utf8").split("\n")) if (line) pids.add(Number(line));
       } catch {
         // group already removed
       }
@@ -207,14 +209,14 @@ export class RunCgroup {
     let peakMemoryBytes: number | undefined;
     let oomKilled = false;
     try {
-      peakMemoryBytes = Number((await readFile(join(this.memoryDir, "memory.max_usage_in_bytes"), "utf8")).trim());
-      const oomControl = await readFile(join(this.memoryDir, "memory.oom_control"), "utf8");
+      peakMemoryBytes = Number(readFileSync(join(this.memoryDir, "memory.max_usage_in_bytes"), "utf8").trim());
+      const oomControl = readFileSync(join(this.memoryDir, "memory.oom_control"), "utf8");
       const kills = /^oom_kill (\d+)$/m.exec(oomControl);
       if (kills) {
         oomKilled = Number(kills[1]) > 0;
       } else {
         // Kernels before 4.13 have no oom_kill counter; hitting the limit is the closest signal.
-        const failures = Number((await readFile(join(this.memoryDir, "memory.failcnt"), "utf8")).trim());
+        const failures = Number(readFileSync(join(this.memoryDir, "memory.failcnt"), "utf8").trim());
         oomKilled = failures > 0 && /^under_oom 1$/m.test(oomControl);
       }
     } catch {

@@ -7,8 +7,8 @@
 // the server (same uid, same pid namespace); the host notices, reports the run as killed and starts a
 // new server. The server is non-dumpable, so a program cannot ptrace it or read its memory.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, constants as fsConstants, openSync, readdirSync, readFileSync, readSync } from "node:fs";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { bwrapArgs } from "./bwrap";
@@ -249,17 +249,23 @@ export class PythonForkServer {
   }
 
   async run(run: ForkRun): Promise<ForkRunOutcome> {
+    // Small synchronous writes: under load each asynchronous one waits for a thread-pool turn, and they
+    // were a third of a trivial run's time (profiled; bench/RESULTS.md). A large leftover /work is
+    // removed asynchronously so that it does not stall the other workers.
     const work = join(this.folder, "work");
-    for (const entry of await readdir(work)) await rm(join(work, entry), { recursive: true, force: true });
-    await writeFile(join(this.folder, "io", "stdin"), run.stdin);
+    for (const entry of readdirSync(work, { withFileTypes: true })) {
+      if (entry.isDirectory()) await rm(join(work, entry.name), { recursive: true, force: true });
+      else unlinkSync(join(work, entry.name));
+    }
+    writeFileSync(join(this.folder, "io", "stdin"), run.stdin);
     // The child reads its request after the fork: the server itself never holds a run's data.
-    await writeFile(
+    writeFileSync(
       join(this.folder, "io", "request"),
       JSON.stringify({ args: run.args, flags: run.flags, env: run.env, cpuSeconds: Math.max(1, Math.ceil(run.cpuMs / 1000)), fileBytes: run.fileBytes }),
     );
     for (const [path, content] of Object.entries(run.files)) {
-      await mkdir(join(work, path, ".."), { recursive: true, mode: 0o777 });
-      await writeFile(join(work, path), content, { mode: 0o666 });
+      mkdirSync(join(work, path, ".."), { recursive: true, mode: 0o777 });
+      writeFileSync(join(work, path), content, { mode: 0o666 });
     }
     this.stdout.drain(0);
     this.stderr.drain(0);
@@ -286,7 +292,7 @@ export class PythonForkServer {
       throw new Error("sandbox: the Python fork server did not fork a run");
     }
     // The child is blocked on its go pipe: join it to the run's cgroups before it runs anything.
-    for (const procs of run.cgroup.procsFiles) await writeFile(procs, String(hostPid));
+    for (const procs of run.cgroup.procsFiles) writeFileSync(procs, String(hostPid));
     if (run.signal.aborted) {
       this.send({ go: false });
     } else {
@@ -333,6 +339,7 @@ export class PythonForkServer {
     }
     if (exit.exit < 0) outcome.signal = signalName(-exit.exit);
     else outcome.exitCode = exit.exit;
+    // Wait for the wipe before handing the worker back: when a run returns, nothing of it is left.
     this.send({ clean: true });
     const ready = await this.next(SERVER_ANSWER_MS);
     if (!ready || !("ready" in ready)) this.kill();

@@ -8,6 +8,9 @@
 // - a line is parsed as JSON, else as a Python literal; a parameter position where any test of the problem
 //   holds a line that is neither is a string parameter, and its lines are kept as text in every test
 //   (so `validate_pin`'s "1" stays the string "1" because another test has "a234");
+// - the statement's own example calls (`factors(54)`, `is_polydivisible("1232", 10)`) overrule that per
+//   position: a number shown there makes the position mixed (each line a literal where it is one, else text:
+//   `factors` is also tested with "a"), a quoted string makes it text even when every line looks numeric;
 // - a test with more lines than parameters has a multi-line string: the lines go to the one string
 //   parameter (the ones before and after it to the other parameters); with no or several string parameters
 //   the record cannot be read and is reported with its file and line.
@@ -17,19 +20,34 @@
 // APPS's judge also accepts the wrapped list itself (it compares with both because APPS stores some answers
 // unwrapped); every answer here is wrapped, so a function returning `[x]` for `x` is wrong by its statement
 // and is judged wrong. APPS's tuple rule is kept: a returned tuple (or list of tuples) compares as a list.
+//
+// Public tests are `sample_io`, private `test_list` (spec/environment.md). A record without sample_io takes
+// the statement's `name(args) == result` examples; none of the file's 13 such records (12 distinct problems)
+// has one, so they are flagged no-public-tests.
 import { join } from "node:path";
 import { DEFAULT_LIMITS, type FunctionTask, type FunctionTestCase, type Task } from "../types";
 import { buildRecords, readJsonl, type JsonlRecord } from "./jsonl";
 import { arrayField, getField, parseLossless, RecordShapeError, stringField, stringifyNode, type JsonNode, type JsonObjectNode } from "./lossless-json";
 import { parsePythonLiteral } from "./python-literal";
 import type { BenchmarkSet, LoadResult, VerificationProgram } from "./set";
+import { NO_PUBLIC_TESTS } from "./stdio-sets";
 
 export const APPS_FILE = "apps_selected150/apps_selected150.jsonl.gz";
 export const APPS_CALL_SET = "apps_call";
-/** Same flag as the stdin sets use (stdio-sets.ts NO_PUBLIC_TESTS); repeated to avoid an import cycle. */
-const NO_PUBLIC_TESTS = "no-public-tests";
 /** A record repeated in the file (MapCoder sampled from train twice): kept, under `apps/<id>#<n>`, flagged. */
 export const DUPLICATE_RECORD = "duplicate-record";
+/** Two tests with the same arguments expect different answers: no function passes both (apps/1640). */
+export const CONTRADICTORY_TESTS = "contradictory-tests";
+
+function hasContradiction(cases: FunctionTestCase[]): boolean {
+  const answers = new Map<string, string | undefined>();
+  for (const c of cases) {
+    if (c.kind !== "call") continue;
+    if (answers.has(c.argsJson) && answers.get(c.argsJson) !== c.expectedJson) return true;
+    answers.set(c.argsJson, c.expectedJson);
+  }
+  return false;
+}
 
 const span = { start: 0, end: 0 };
 
@@ -99,21 +117,107 @@ function rawTests(o: JsonObjectNode, field: string): RawTest[] {
   });
 }
 
-/** Positions that hold text: some test of the problem has a line there that is no literal. */
-function stringPositions(tests: RawTest[], sig: StarterSignature): Set<number> {
-  const positions = new Set<number>();
+/** Splits `a, [b, c], "d,e"` at its top-level commas. */
+function splitTopLevelCommas(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote = "";
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === "\\") i++;
+      else if (c === quote) quote = "";
+    } else if (c === "'" || c === '"') quote = c;
+    else if ("([{".includes(c)) depth++;
+    else if (")]}".includes(c)) depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts.map((p) => p.trim());
+}
+
+export type StatementArgumentKind = "text" | "value";
+
+/**
+ * What the statement's example calls `name(...)` pass at each position: a quoted string ("text") or another
+ * literal ("value"). Positions shown both ways, or only as names (`solve(st)`), give no evidence.
+ */
+export function statementArgumentKinds(statement: string, sig: StarterSignature): Map<number, StatementArgumentKind> {
+  const seen = new Map<number, Set<StatementArgumentKind>>();
+  const call = new RegExp(`\\b${sig.name}\\s*\\(([^()\\n]*(?:\\([^()\\n]*\\)[^()\\n]*)*)\\)`, "g");
+  for (const m of statement.matchAll(call)) {
+    const args = splitTopLevelCommas(m[1]);
+    if (args.length < sig.required || args.length > sig.params.length) continue;
+    args.forEach((arg, i) => {
+      let kind: StatementArgumentKind;
+      try {
+        kind = parsePythonLiteral(arg).type === "string" ? "text" : "value";
+      } catch {
+        return;
+      }
+      if (!seen.has(i)) seen.set(i, new Set());
+      seen.get(i)?.add(kind);
+    });
+  }
+  const kinds = new Map<number, StatementArgumentKind>();
+  for (const [i, set] of seen) if (set.size === 1) kinds.set(i, [...set][0]);
+  return kinds;
+}
+
+const EXAMPLE_ARROW = String.raw`(?:===?|=>|-->|->|➞|→|#\s*=>|//\s*=>|should\s+return|returns?)`;
+
+/** Parses `[args]` the way argument lines are read: JSON first, then a Python literal. */
+function argumentListOf(text: string): JsonNode | null {
+  const list = parseArgumentLine(`[${text}]`);
+  return list?.type === "array" ? list : null;
+}
+
+/**
+ * Examples written in the statement as `name(args) == result` (or `=>`, `->`, "should return", ...), one per
+ * line, for tasks whose record has no sample_io (spec: such tasks take examples parsed from the statement).
+ * Only examples whose arguments and result both parse are taken.
+ */
+export function statementExamples(statement: string, sig: StarterSignature): FunctionTestCase[] {
+  const line = new RegExp(String.raw`\b${sig.name}\s*\(([^\n]*)\)\`?\s*${EXAMPLE_ARROW}\s*\`?([^\`\n]+?)\`?\s*[.;,]?\s*$`);
+  const examples: FunctionTestCase[] = [];
+  for (const text of statement.split("\n")) {
+    const m = line.exec(text);
+    if (!m) continue;
+    const args = argumentListOf(m[1]);
+    const result = parseArgumentLine(m[2].trim());
+    if (!args || args.type !== "array" || !result) continue;
+    if (args.items.length < sig.required || args.items.length > sig.params.length) continue;
+    examples.push({ kind: "call", argsJson: stringifyNode(args), expectedJson: stringifyNode(result) });
+  }
+  return examples;
+}
+
+type PositionKind = "text" | "literal" | "mixed";
+
+/** How each parameter position is read (see the file comment). */
+function positionKinds(tests: RawTest[], sig: StarterSignature, statement: string): PositionKind[] {
+  const hasText = new Set<number>();
   for (const t of tests) {
     if (t.lines.length < sig.required || t.lines.length > sig.params.length) continue;
     t.lines.forEach((line, i) => {
-      if (parseArgumentLine(line) === null) positions.add(i);
+      if (parseArgumentLine(line) === null) hasText.add(i);
     });
   }
   // A one-parameter function whose inputs span several lines takes text.
-  if (sig.params.length === 1 && tests.some((t) => t.lines.length > 1)) positions.add(0);
-  return positions;
+  if (sig.params.length === 1 && tests.some((t) => t.lines.length > 1)) hasText.add(0);
+  const shown = statementArgumentKinds(statement, sig);
+  return sig.params.map((_, i) => {
+    if (hasText.has(i)) return shown.get(i) === "value" ? "mixed" : "text";
+    return shown.get(i) === "text" ? "text" : "literal";
+  });
 }
 
-function argumentsOf(t: RawTest, sig: StarterSignature, strings: Set<number>): string {
+function argumentsOf(t: RawTest, sig: StarterSignature, kinds: PositionKind[]): string {
+  const strings = new Set(kinds.flatMap((k, i) => (k === "text" ? [i] : [])));
   let args: string[] = t.lines;
   const count = sig.params.length;
   if (args.length > count) {
@@ -131,6 +235,7 @@ function argumentsOf(t: RawTest, sig: StarterSignature, strings: Set<number>): s
   const values = args.map((line, i): JsonNode => {
     if (strings.has(i)) return { type: "string", value: line, ...span };
     const value = parseArgumentLine(line);
+    if (value === null && kinds[i] === "mixed") return { type: "string", value: line, ...span };
     if (value === null) throw new RecordShapeError(`${t.where}.input line ${i + 1} is neither JSON nor a Python literal: ${JSON.stringify(line.slice(0, 80))}`);
     return value;
   });
@@ -151,22 +256,29 @@ function buildAppsCallBased(r: JsonlRecord, seen: Map<string, number>): Function
   const samples = rawTests(o, "sample_io");
   const tests = rawTests(o, "test_list");
   if (tests.length === 0) throw new RecordShapeError(`field "test_list" is empty`);
-  const strings = stringPositions([...samples, ...tests], sig);
+  const statement = stringField(o, "description");
+  const kinds = positionKinds([...samples, ...tests], sig, statement);
   const cases = (list: RawTest[]): FunctionTestCase[] =>
-    list.map((t) => ({ kind: "call", argsJson: argumentsOf(t, sig, strings), expectedJson: stringifyNode(taggedFromJson(t.output)) }));
+    list.map((t) => ({ kind: "call", argsJson: argumentsOf(t, sig, kinds), expectedJson: stringifyNode(taggedFromJson(t.output)) }));
+  const privateTests = cases(tests);
+  const publicTests = samples.length > 0 ? cases(samples) : statementExamples(statement, sig);
   const occurrence = (seen.get(appsId) ?? 0) + 1;
   seen.set(appsId, occurrence);
-  const flags = [...(samples.length === 0 ? [NO_PUBLIC_TESTS] : []), ...(occurrence > 1 ? [DUPLICATE_RECORD] : [])];
+  const flags = [
+    ...(publicTests.length === 0 ? [NO_PUBLIC_TESTS] : []),
+    ...(occurrence > 1 ? [DUPLICATE_RECORD] : []),
+    ...(hasContradiction([...publicTests, ...privateTests]) ? [CONTRADICTORY_TESTS] : []),
+  ];
   return {
     kind: "function",
     id: occurrence > 1 ? `apps/${appsId}#${occurrence}` : `apps/${appsId}`,
     set: APPS_CALL_SET,
     language: "python",
-    prompt: `${stringField(o, "description").trimEnd()}\n\nWrite the function:\n${starter.trim()}\n`,
+    prompt: `${statement.trimEnd()}\n\nWrite the function:\n${starter.trim()}\n`,
     entryPoint: sig.name,
     testPreamble: appsComparisonPreamble(sig.name),
-    publicTests: cases(samples),
-    privateTests: cases(tests),
+    publicTests,
+    privateTests,
     limits: { ...DEFAULT_LIMITS },
     ...(flags.length ? { flags } : {}),
   };

@@ -128,7 +128,15 @@ export function parsePythonLiteral(text: string): JsonNode {
       const first = parseValue(depth + 1);
       skip();
       if (text[pos] !== ":") {
-        const rest = text[pos] === "," ? (pos++, parseItems("}", depth).items) : (text[pos] === "}" ? pos++ : fail("expected ',', ':' or '}'"), []);
+        let rest: JsonNode[] = [];
+        if (text[pos] === ",") {
+          pos++;
+          rest = parseItems("}", depth).items;
+        } else if (text[pos] === "}") {
+          pos++;
+        } else {
+          fail("expected ',', ':' or '}'");
+        }
         return tagged("$set", [first, ...rest]);
       }
       const pairs: JsonNode[] = [];

@@ -12,6 +12,7 @@ import { runTests } from "../../../server/env/run";
 import {
   answerTableProgram,
   appsCallKnownAnswerPrograms,
+  appsComparisonPreamble,
   changeOneToken,
   loadAppsCallBased,
   parseArgumentLine,
@@ -106,8 +107,51 @@ describe("loading records", () => {
     assert.deepEqual(u.privateTests, [{ kind: "call", argsJson: "[5]", expectedJson: "5" }]);
   });
 
+  test("the statement's example calls decide ambiguous positions: a number makes them mixed, a quoted string text", async () => {
+    const { tasks, errors } = await loadLines([
+      record({
+        description: "Return the factors: `factors(54)` should return `[54, 27, 18, 9, 6, 3, 2, 1]`.",
+        starter_code: "def factors(x):",
+        test_list: [{ input: "54", output: [[54, 27]] }, { input: "a", output: [-1] }, { input: "4.5", output: [-1] }],
+      }),
+      record({
+        id: 2,
+        description: 'Example: is_polydivisible("1232", 10) returns True; is_polydivisible(n, b) in general.',
+        starter_code: "def is_polydivisible(s, b):",
+        test_list: [{ input: "1232\n10", output: [true] }],
+      }),
+    ]);
+    assert.deepEqual(errors, []);
+    const [mixed, text] = tasks as FunctionTask[];
+    assert.deepEqual(mixed.privateTests.map((c) => (c.kind === "call" ? c.argsJson : "")), ["[54]", '["a"]', "[4.5]"]);
+    assert.deepEqual(text.privateTests.map((c) => (c.kind === "call" ? c.argsJson : "")), ['["1232",10]']);
+  });
+
+  test("without sample_io, the statement's `name(args) == result` examples become the public tests", async () => {
+    const { tasks } = await loadLines([
+      record({
+        description: "Examples:\n```\nadd(1, 2) == 3\nadd([1], [2]) => [1, 2]\n```\n`add('a', 'b')` should return `'ab'`.\nadd(x, y) == the sum\nadd(1) == 1",
+        test_list: [{ input: "1\n2", output: [3] }],
+      }),
+    ]);
+    const [t] = tasks as FunctionTask[];
+    assert.deepEqual(t.publicTests, [
+      { kind: "call", argsJson: "[1,2]", expectedJson: "3" },
+      { kind: "call", argsJson: "[[1],[2]]", expectedJson: "[1,2]" },
+      { kind: "call", argsJson: '["a","b"]', expectedJson: '"ab"' },
+    ]);
+    assert.equal(t.flags, undefined);
+  });
+
+  test("tests that give one argument list two answers flag the task", async () => {
+    const { tasks } = await loadLines([
+      record({ sample_io: [{ input: "1\n2", output: [3] }], test_list: [{ input: "1\n2", output: [4] }] }),
+    ]);
+    assert.deepEqual(tasks[0].flags, ["contradictory-tests"]);
+  });
+
   test("a repeated record is kept under a distinct id and flagged", async () => {
-    const line = record({ test_list: [{ input: "1\n2", output: [3] }] });
+    const line = record({ sample_io: [{ input: "1\n2", output: [3] }], test_list: [{ input: "1\n2", output: [3] }] });
     const { tasks } = await loadLines([line, line]);
     assert.deepEqual(tasks.map((t) => [t.id, t.flags]), [["apps/1", undefined], ["apps/1#2", ["duplicate-record"]]]);
   });
@@ -144,6 +188,8 @@ describe("loading records", () => {
     assert.equal(fn.filter((t) => t.flags?.includes("no-public-tests")).length, 13);
     assert.equal(fn.filter((t) => t.flags?.includes("duplicate-record")).length, 19);
     assert.equal(new Set(fn.map((t) => t.id)).size, 98);
+    // apps/1640's sample_io gives one input two answers (see verify-exclusions.json).
+    assert.deepEqual(fn.filter((t) => t.flags?.includes("contradictory-tests")).map((t) => t.id), ["apps/1640", "apps/1640#2"]);
   });
 });
 
@@ -165,7 +211,6 @@ describe("judging through the sandbox", () => {
   });
 
   test("known answers pass; a changed answer and a list-wrapped answer fail", async () => {
-    const { appsComparisonPreamble } = await import("../../../server/env/tasks/apps-call-based");
     const t = { ...task(), testPreamble: appsComparisonPreamble("pair") };
     const programs = appsCallKnownAnswerPrograms(t);
     assert.deepEqual(programs.map((p) => [p.label, p.mustPass]), [
@@ -180,7 +225,6 @@ describe("judging through the sandbox", () => {
   });
 
   test("APPS's tuple rule: a tuple compares as a list, recursion reaches the candidate unchanged", async () => {
-    const { appsComparisonPreamble } = await import("../../../server/env/tasks/apps-call-based");
     const t = { ...task(), testPreamble: appsComparisonPreamble("pair") };
     const tuple = "def pair(a, b, depth=0):\n    if depth == 0:\n        inner = pair(a, b, 1)\n        assert isinstance(inner, tuple)\n        return inner\n    return (a, b)\n";
     assert.equal((await runTests(t, tuple, { sandbox, which: "all" })).passed, true);
