@@ -1,5 +1,7 @@
-// Runs an ExecSpec on a worker's Python fork server when it is a plain `python3 -c CODE` or
-// `python3 FILE` run of the server's own interpreter; everything else goes through a fresh sandbox.
+// Runs an ExecSpec on a worker's Python fork server when it is a `python3 [-B -E -I -s] -c CODE` or
+// `python3 [-B -E -I -s] FILE` run of the server's own interpreter whose PYTHON* settings the child can
+// honour (the function harness's `-I`, the stdio runner's `-B` and PYTHONHASHSEED=0 included); everything
+// else goes through a fresh sandbox.
 import { join } from "node:path";
 import type { IsolationReport } from "../types";
 import { RunCgroup } from "./cgroup-v1";

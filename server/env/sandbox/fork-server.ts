@@ -3,7 +3,8 @@
 //
 // What stays per run: the memory and pids cgroups (the child is moved in before it runs anything), the
 // rlimits, the wall clock, a fresh /work, /tmp and /dev/shm (wiped between runs), the environment and
-// sys.modules. What is shared by the runs of one worker: its namespaces. A program can therefore signal
+// sys.modules. What is shared by the runs of one worker: its namespaces, and the hash seed
+// (FORK_SERVER_HASH_SEED). A program can therefore signal
 // the server (same uid, same pid namespace); the host notices, reports the run as killed and starts a
 // new server. The server is non-dumpable, so a program cannot ptrace it or read its memory.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
