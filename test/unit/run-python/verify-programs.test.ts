@@ -68,7 +68,7 @@ test("malformed exclusion files are rejected with the entry at fault", () => {
 
 // The committed exclusion list holds only real dataset errors, each with evidence. Growing it must be a
 // deliberate change of this number, reviewed together with the new entry's evidence.
-const EXCLUSION_COUNT = 6;
+const EXCLUSION_COUNT = 8; // 6 MBPP+ (see the file) and apps/1640 with its duplicate (contradictory examples)
 test("the exclusion list does not grow beyond the committed count", () => {
   const list = parseExclusions(readFileSync(defaultExclusionsPath(), "utf8"), "verify-exclusions.json");
   assert.ok(list.length <= EXCLUSION_COUNT, `verify-exclusions.json has ${list.length} entries; committed count is ${EXCLUSION_COUNT}`);
