@@ -7,7 +7,7 @@ import { basename, dirname, extname, join, relative } from "node:path";
 import { runTests } from "../env/run";
 import { createSandbox, type Sandbox } from "../env/sandbox";
 import type { Task, WorkspaceTask } from "../env/types";
-import { problemFileTask } from "../env/tasks/problem-file";
+import { userProblemTask } from "../env/tasks/task-file";
 import { buildWorkspaceTask } from "../env/workspace/task";
 import { applyCandidate } from "../env/workspace/candidate";
 import type { ChatMessage, Policy } from "../policy/types";
@@ -57,6 +57,9 @@ interface FinishedRun {
   propose: (code: string) => Proposal;
   region?: FunctionRegion;
 }
+
+/** Fix Until Tests Pass rewrites a whole file only when it is at most this long. */
+export const WHOLE_FILE_MAX_LINES = 300;
 
 /** Finished runs kept for "one more round" (oldest forgotten first). */
 const KEPT_RUNS = 20;
@@ -122,7 +125,7 @@ export class AgentSession {
 
   /** Solve Problem in This File: the problem's examples are the tests; the solution goes to a sibling file. */
   async solveProblemFile(file: string, text: string, controls: RunControls, runId?: string): Promise<AgentRunResult> {
-    const task = problemFileTask(text, file, basename(file));
+    const task = userProblemTask(text, file, basename(file));
     task.checker = { ...task.checker, mode: this.settings.judge.mode };
     task.limits = { ...task.limits, timeMs: this.settings.tests.timeoutSeconds * 1000 };
     const solutionFile = this.solutionPathFor(file);
@@ -147,6 +150,11 @@ export class AgentSession {
     if (rel.startsWith("..")) throw new Error(`${file} is not inside the workspace folder ${root}`);
     const originalText = await readFile(file, "utf8");
     const region = line === null ? null : functionAt(originalText, language, line);
+    // Outside any function the whole file is the target, but only a small one: the model rewrites it all.
+    const lineCount = originalText.split("\n").length;
+    if (!region && lineCount > WHOLE_FILE_MAX_LINES) {
+      throw new Error(`${file} has ${lineCount} lines: put the cursor inside the function to fix (a whole file is rewritten only up to ${WHOLE_FILE_MAX_LINES} lines)`);
+    }
     const target: WorkspaceTask["target"] = region ? { file: rel, startLine: region.startLine, endLine: region.endLine, symbol: region.name } : { file: rel };
     const configured = controls.testCommand?.length ? controls.testCommand : this.settings.tests.command;
     const task = await buildWorkspaceTask({

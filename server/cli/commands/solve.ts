@@ -8,7 +8,7 @@ import { runAgentEpisode, type AgentEvent, type Trajectory } from "../../agent/a
 import { demoModelPath } from "../../agent/policy-loader";
 import { runTests } from "../../env/run";
 import { createSandbox } from "../../env/sandbox";
-import { problemFileTask } from "../../env/tasks/problem-file";
+import { userProblemTask } from "../../env/tasks/task-file";
 import { findSet } from "../../env/tasks/registry";
 import type { Task } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
@@ -16,7 +16,7 @@ import { loadOnnxPolicy } from "../../policy/onnx/onnx-policy";
 import { loadReplayPolicy } from "../../policy/replay";
 import type { Policy } from "../../policy/types";
 
-const USAGE = `usage: rlef solve <problem.md | problem.txt | set:task-id> [options]
+const USAGE = `usage: rlef solve <problem.md | problem.txt | task.json | set:task-id> [options]
 
 Runs the agent: the model writes code, the code runs on the problem's examples (public tests) in the
 sandbox, failures go back to the model, up to --attempts times; the last code is then judged on all tests.
@@ -38,7 +38,7 @@ options:
 async function resolveTask(spec: string, benchmarks: string | undefined): Promise<Task> {
   if (existsSync(spec)) {
     const text = await readFile(spec, "utf8");
-    return problemFileTask(text, spec, basename(spec));
+    return userProblemTask(text, spec, basename(spec));
   }
   const m = /^([a-z0-9_]+):(.+)$/.exec(spec);
   if (!m) throw new Error(`${spec}: no such file, and not of the form set:task-id`);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgentSession } from "../../../server/agent/session";
+import { AgentSession, WHOLE_FILE_MAX_LINES } from "../../../server/agent/session";
 import { DEFAULT_SETTINGS } from "../../../server/lsp/settings";
 import { ReplayPolicy } from "../../../server/policy/replay";
 
@@ -47,4 +47,11 @@ test("one more round sends the last attempt's real feedback and the hint, and pr
 test("one more round on a passing run needs a hint, and an unknown run is a clear error", async () => {
   await assert.rejects(session.oneMoreRound("b", controls(), "c"), /the tests already pass; give a hint/);
   await assert.rejects(session.oneMoreRound("zzz", controls(), "d"), /run zzz is not available any more/);
+});
+
+test("Fix Until Tests Pass rewrites a whole file only when it is small; otherwise it asks for the cursor in a function", async () => {
+  const big = join(dir, "big.py");
+  writeFileSync(big, "x = 1\n".repeat(WHOLE_FILE_MAX_LINES + 5));
+  await assert.rejects(session.fixUntilTestsPass(dir, big, 3, controls()), /big\.py has \d+ lines: put the cursor inside the function to fix/);
+  assert.equal(readFileSync(big, "utf8"), "x = 1\n".repeat(WHOLE_FILE_MAX_LINES + 5));
 });
