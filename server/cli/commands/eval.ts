@@ -2,7 +2,6 @@
 // exactly as spec/rlef.md §5 defines them; resumable; optionally with the random-feedback ablation.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { demoModelPath } from "../../agent/policy-loader";
 import { RandomFeedbackDonor } from "../../env/donor";
 import { runTests } from "../../env/run";
@@ -15,6 +14,7 @@ import { runEvaluation, type EvalConfig } from "../../eval/run-eval";
 import { loadOnnxPolicy } from "../../policy/onnx/onnx-policy";
 import { loadReplayPolicy } from "../../policy/replay";
 import type { Policy } from "../../policy/types";
+import { parseCommandArgs } from "../parse-args";
 
 const USAGE = `usage: rlef eval <set> [options]
 
@@ -55,38 +55,29 @@ function progressBar(done: number, total: number, started: number): string {
 }
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        modes: { type: "string" },
-        turns: { type: "string" },
-        draws: { type: "string" },
-        limit: { type: "string" },
-        "random-feedback": { type: "boolean" },
-        model: { type: "string" },
-        temperature: { type: "string" },
-        "top-p": { type: "string" },
-        "max-tokens": { type: "string" },
-        seed: { type: "string" },
-        out: { type: "string" },
-        json: { type: "boolean" },
-        benchmarks: { type: "string" },
-        "allow-unisolated": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`rlef eval: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(
+    "eval",
+    argv,
+    {
+      modes: { type: "string" },
+      turns: { type: "string" },
+      draws: { type: "string" },
+      limit: { type: "string" },
+      "random-feedback": { type: "boolean" },
+      model: { type: "string" },
+      temperature: { type: "string" },
+      "top-p": { type: "string" },
+      "max-tokens": { type: "string" },
+      seed: { type: "string" },
+      out: { type: "string" },
+      json: { type: "boolean" },
+      benchmarks: { type: "string" },
+      "allow-unisolated": { type: "boolean" },
+    },
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     process.stderr.write(`rlef eval: expected one set name\n\n${USAGE}`);
     return 2;

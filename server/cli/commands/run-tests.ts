@@ -2,13 +2,13 @@
 // in the sandbox and prints each test's outcome (or the RunReport as JSON).
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { runTests } from "../../env/run";
 import { createSandbox } from "../../env/sandbox";
 import { findSet } from "../../env/tasks/registry";
 import { loadPythonFunctionFile, PYTHON_FUNCTION_FORMATS, type PythonFunctionFormat } from "../../env/tasks/python-sets";
 import type { RunReport } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
+import { parseCommandArgs } from "../parse-args";
 
 const USAGE = `usage: rlef run-tests <set | file.jsonl[.gz]> <task-id> <solution-file | -> [options]
 
@@ -28,30 +28,21 @@ async function readStdin(): Promise<string> {
 }
 
 export async function runTestsCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        which: { type: "string" },
-        json: { type: "boolean" },
-        format: { type: "string" },
-        "time-multiplier": { type: "string" },
-        benchmarks: { type: "string" },
-        "allow-unisolated": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`rlef run-tests: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(
+    "run-tests",
+    argv,
+    {
+      which: { type: "string" },
+      json: { type: "boolean" },
+      format: { type: "string" },
+      "time-multiplier": { type: "string" },
+      benchmarks: { type: "string" },
+      "allow-unisolated": { type: "boolean" },
+    },
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 3) {
     process.stderr.write(`rlef run-tests: expected <set | file> <task-id> <solution-file | ->\n\n${USAGE}`);
     return 2;

@@ -3,7 +3,6 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "../../agent/agent";
 import { demoModelPath } from "../../agent/policy-loader";
 import { runTests } from "../../env/run";
@@ -15,6 +14,7 @@ import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
 import { loadOnnxPolicy } from "../../policy/onnx/onnx-policy";
 import { loadReplayPolicy } from "../../policy/replay";
 import type { Policy } from "../../policy/types";
+import { parseCommandArgs } from "../parse-args";
 
 const USAGE = `usage: rlef solve <problem.md | problem.txt | task.json | set:task-id> [options]
 
@@ -120,34 +120,25 @@ class LiveView {
 }
 
 export async function solveCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: "string" },
-        attempts: { type: "string" },
-        temperature: { type: "string" },
-        "top-p": { type: "string" },
-        "max-tokens": { type: "string" },
-        seed: { type: "string" },
-        threads: { type: "string" },
-        json: { type: "boolean" },
-        benchmarks: { type: "string" },
-        "allow-unisolated": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`rlef solve: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(
+    "solve",
+    argv,
+    {
+      model: { type: "string" },
+      attempts: { type: "string" },
+      temperature: { type: "string" },
+      "top-p": { type: "string" },
+      "max-tokens": { type: "string" },
+      seed: { type: "string" },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+      benchmarks: { type: "string" },
+      "allow-unisolated": { type: "boolean" },
+    },
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     process.stderr.write(`rlef solve: expected one problem file or set:task-id\n\n${USAGE}`);
     return 2;

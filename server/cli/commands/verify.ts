@@ -1,6 +1,5 @@
 // `rlef verify <set | file>`: checks that a benchmark's tests judge correctly: every reference solution
 // passes, a deterministic mutant of it fails, and special-oracle alternatives pass.
-import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createSandbox } from "../../env/sandbox";
@@ -12,6 +11,7 @@ import { pythonVerificationPrograms } from "../../env/verify/python-programs";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
 import { loadExclusions } from "../../env/verify/exclusions";
 import { summarise, verifyTasks, type TaskVerification } from "../../env/verify/run-verify";
+import { parseCommandArgs } from "../parse-args";
 
 const USAGE = `usage: rlef verify <set | file.jsonl[.gz]> [options]
 
@@ -37,31 +37,22 @@ function positiveNumber(value: string | undefined, flag: string, fallback: numbe
 class UsageError extends Error {}
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        format: { type: "string" },
-        json: { type: "boolean" },
-        limit: { type: "string" },
-        "time-multiplier": { type: "string" },
-        benchmarks: { type: "string" },
-        exclusions: { type: "string" },
-        "allow-unisolated": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`rlef verify: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(
+    "verify",
+    argv,
+    {
+      format: { type: "string" },
+      json: { type: "boolean" },
+      limit: { type: "string" },
+      "time-multiplier": { type: "string" },
+      benchmarks: { type: "string" },
+      exclusions: { type: "string" },
+      "allow-unisolated": { type: "boolean" },
+    },
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     process.stderr.write(`rlef verify: give exactly one set name or file\n\n${USAGE}`);
     return 2;
