@@ -1,20 +1,14 @@
 // `rlef eval <set>`: multi-turn and single-turn solve rates (MT/ST 1@3, n@k) with bootstrap intervals,
 // exactly as spec/rlef.md §5 defines them; resumable; optionally with the random-feedback ablation.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { demoModelPath } from "../../agent/policy-loader";
 import { RandomFeedbackDonor } from "../../env/donor";
 import { runTests } from "../../env/run";
-import { createSandbox } from "../../env/sandbox";
 import { findSet } from "../../env/tasks/registry";
 import type { Task } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
 import { parseMode, type EvalMode } from "../../eval/procedure";
 import { runEvaluation, type EvalConfig } from "../../eval/run-eval";
-import { loadOnnxPolicy } from "../../policy/onnx/onnx-policy";
-import { loadReplayPolicy } from "../../policy/replay";
-import type { Policy } from "../../policy/types";
 import { parseCommandArgs } from "../parse-args";
+import { AGENT_RUN_OPTIONS, numberOption, openAgentRun } from "../agent-run";
 
 const USAGE = `usage: rlef eval <set> [options]
 
@@ -39,12 +33,6 @@ options:
 `;
 
 
-function num(value: string | undefined, name: string, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be a non-negative ${integer ? "whole " : ""}number, got '${value}'`);
-  return n;
-}
 
 function progressBar(done: number, total: number, started: number): string {
   const width = 30;
@@ -64,15 +52,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       draws: { type: "string" },
       limit: { type: "string" },
       "random-feedback": { type: "boolean" },
-      model: { type: "string" },
-      temperature: { type: "string" },
-      "top-p": { type: "string" },
-      "max-tokens": { type: "string" },
-      seed: { type: "string" },
       out: { type: "string" },
-      json: { type: "boolean" },
-      benchmarks: { type: "string" },
-      "allow-unisolated": { type: "boolean" },
+      ...AGENT_RUN_OPTIONS,
     },
     USAGE,
   );
@@ -85,13 +66,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
   let modes: EvalMode[], turns: number, draws: number, limit: number, temperature: number, topP: number, maxTokens: number, seed: number;
   let setTasks: Task[];
   try {
-    turns = num(values.turns, "turns", 3, true);
-    draws = num(values.draws, "draws", 5, true);
-    limit = num(values.limit, "limit", 0, true);
-    temperature = num(values.temperature, "temperature", 0.2);
-    topP = num(values["top-p"], "top-p", 0.95);
-    maxTokens = num(values["max-tokens"], "max-tokens", 512, true);
-    seed = num(values.seed, "seed", 0, true);
+    turns = numberOption(values.turns, "turns", 3, true);
+    draws = numberOption(values.draws, "draws", 5, true);
+    limit = numberOption(values.limit, "limit", 0, true);
+    temperature = numberOption(values.temperature, "temperature", 0.2);
+    topP = numberOption(values["top-p"], "top-p", 0.95);
+    maxTokens = numberOption(values["max-tokens"], "max-tokens", 512, true);
+    seed = numberOption(values.seed, "seed", 0, true);
     if (turns < 1 || draws < 1) throw new Error("--turns and --draws must be at least 1");
     modes = (values.modes ?? "mt,st").split(",").map((m) => parseMode(m.trim(), turns));
     const set = findSet(positionals[0]);
@@ -108,23 +89,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const left = setTasks.length - playable.length;
   const tasks = limit > 0 ? playable.slice(0, limit) : playable;
 
-  const replay = process.env.RLEF_REPLAY_POLICY;
-  const modelDir = values.model ?? demoModelPath();
-  if (!replay && !existsSync(join(modelDir, "config.json"))) {
-    process.stderr.write(`rlef eval: no model in ${modelDir}\n`);
+  const setup = await openAgentRun(values).catch((e: Error) => e);
+  if (setup instanceof Error) {
+    process.stderr.write(`rlef eval: ${setup.message}\n`);
     return 2;
   }
-  const sandbox = await createSandbox({ allowUnisolated: values["allow-unisolated"] === true }).catch((e: Error) => e);
-  if (sandbox instanceof Error) {
-    process.stderr.write(`rlef eval: ${sandbox.message}\n`);
-    return 2;
-  }
+  const { policy, sandbox } = setup;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
-  let policy: Policy | undefined;
   try {
-    policy = replay ? loadReplayPolicy(replay) : await loadOnnxPolicy(modelDir);
     const run = (t: Task, code: string, which: "public" | "all", signal?: AbortSignal) => runTests(t, code, { sandbox, which, signal });
     const config: EvalConfig = {
       set: positionals[0],
@@ -173,7 +147,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
     throw e;
   } finally {
     process.off("SIGINT", onSigint);
-    await policy?.unload();
-    await sandbox.dispose();
+    await setup.close();
   }
 }

@@ -2,19 +2,15 @@
 // attempt's test results and the feedback the model gets next; `--json` prints the trajectory instead.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "../../agent/agent";
-import { demoModelPath } from "../../agent/policy-loader";
 import { runTests } from "../../env/run";
-import { createSandbox } from "../../env/sandbox";
 import { userProblemTask } from "../../env/tasks/task-file";
 import { findSet } from "../../env/tasks/registry";
 import type { Task } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
-import { loadOnnxPolicy } from "../../policy/onnx/onnx-policy";
-import { loadReplayPolicy } from "../../policy/replay";
-import type { Policy } from "../../policy/types";
 import { parseCommandArgs } from "../parse-args";
+import { AGENT_RUN_OPTIONS, numberOption, openAgentRun } from "../agent-run";
 
 const USAGE = `usage: rlef solve <problem.md | problem.txt | task.json | set:task-id> [options]
 
@@ -50,12 +46,6 @@ async function resolveTask(spec: string, benchmarks: string | undefined): Promis
   return task;
 }
 
-function positiveNumber(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${value}'`);
-  return n;
-}
 
 class LiveView {
   private readonly tty = process.stdout.isTTY === true;
@@ -123,18 +113,7 @@ export async function solveCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     "solve",
     argv,
-    {
-      model: { type: "string" },
-      attempts: { type: "string" },
-      temperature: { type: "string" },
-      "top-p": { type: "string" },
-      "max-tokens": { type: "string" },
-      seed: { type: "string" },
-      threads: { type: "string" },
-      json: { type: "boolean" },
-      benchmarks: { type: "string" },
-      "allow-unisolated": { type: "boolean" },
-    },
+    { ...AGENT_RUN_OPTIONS, attempts: { type: "string" } },
     USAGE,
   );
   if (typeof parsed === "number") return parsed;
@@ -144,38 +123,30 @@ export async function solveCommand(argv: string[]): Promise<number> {
     return 2;
   }
   let task: Task;
-  let attempts: number, temperature: number, topP: number, maxTokens: number, seed: number, threads: number;
+  let attempts: number, temperature: number, topP: number, maxTokens: number, seed: number;
   try {
     task = await resolveTask(positionals[0], values.benchmarks);
-    attempts = positiveNumber(values.attempts, "attempts", 3);
-    temperature = positiveNumber(values.temperature, "temperature", 0.2);
-    topP = positiveNumber(values["top-p"], "top-p", 0.95);
-    maxTokens = positiveNumber(values["max-tokens"], "max-tokens", 512);
-    seed = positiveNumber(values.seed, "seed", 0);
-    threads = positiveNumber(values.threads, "threads", 0);
-    if (!Number.isInteger(attempts) || attempts < 1) throw new Error("--attempts must be a whole number >= 1");
+    attempts = numberOption(values.attempts, "attempts", 3, true);
+    temperature = numberOption(values.temperature, "temperature", 0.2);
+    topP = numberOption(values["top-p"], "top-p", 0.95);
+    maxTokens = numberOption(values["max-tokens"], "max-tokens", 512, true);
+    seed = numberOption(values.seed, "seed", 0, true);
+    if (attempts < 1) throw new Error("--attempts must be a whole number >= 1");
   } catch (e) {
     process.stderr.write(`rlef solve: ${(e as Error).message}\n`);
     return 2;
   }
 
-  const replay = process.env.RLEF_REPLAY_POLICY;
-  const modelDir = values.model ?? demoModelPath();
-  if (!replay && !existsSync(join(modelDir, "config.json"))) {
-    process.stderr.write(`rlef solve: no model in ${modelDir} (expected config.json, tokenizer.json and onnx/model.onnx there)\n`);
+  const setup = await openAgentRun(values).catch((e: Error) => e);
+  if (setup instanceof Error) {
+    process.stderr.write(`rlef solve: ${setup.message}\n`);
     return 2;
   }
-  const sandbox = await createSandbox({ allowUnisolated: values["allow-unisolated"] === true }).catch((e: Error) => e);
-  if (sandbox instanceof Error) {
-    process.stderr.write(`rlef solve: ${sandbox.message}\n`);
-    return 2;
-  }
-  let policy: Policy | undefined;
+  const { policy, sandbox } = setup;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
   try {
-    policy = replay ? loadReplayPolicy(replay) : await loadOnnxPolicy(modelDir, threads > 0 ? { intraOpThreads: threads } : {});
     const view = values.json ? null : new LiveView(process.stdout);
     if (view) {
       process.stdout.write(`task ${task.id} (${task.kind}, ${"publicTests" in task ? task.publicTests.length : "workspace"} public test(s)); model ${policy.name}; sandbox ${sandbox.isolation.mode}\n`);
@@ -194,7 +165,6 @@ export async function solveCommand(argv: string[]): Promise<number> {
     return trajectory.outcome === "cancelled" ? 130 : 0;
   } finally {
     process.off("SIGINT", onSigint);
-    await policy?.unload();
-    await sandbox.dispose();
+    await setup.close();
   }
 }
