@@ -136,7 +136,7 @@ test("with the real ONNX demo model, later turns extend the earlier token ids in
       sampling: { temperature: 1, maxTokens: 24 },
       seed: 7,
     });
-    assert.equal(t.turns.length, 3, "the random model never solves the task");
+    assert.equal(t.turns.length, 3, "the tiny demo model does not solve the task");
     for (let i = 1; i < t.turns.length; i++) {
       const previous = [...t.turns[i - 1].promptTokenIds, ...t.turns[i - 1].completionTokenIds];
       assert.deepEqual(t.turns[i].promptTokenIds.slice(0, previous.length), previous, `turn ${i + 1} starts with turn ${i}'s exact ids`);
