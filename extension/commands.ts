@@ -210,6 +210,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   reg("rlef.acceptProposal", accept);
   reg("rlef.rejectProposal", reject);
   reg("rlef.retry", retry);
+  reg("rlef.oneMoreRound", oneMoreRound);
   reg("rlef.showTranscript", () => transcript.show(false));
   reg("rlef.showOutput", () => log.show());
   reg("rlef.selectModel", async () => {

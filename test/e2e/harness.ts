@@ -146,20 +146,63 @@ export async function openFile(page: Page, name: string): Promise<void> {
   await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
 }
 
-/** Runs a command from the palette by its title (e.g. "RLEF: Solve Problem in This File"). */
+/** Moves the cursor to a 1-based line through Go to Line, and waits until the status bar shows it (retried:
+ * a keystroke sent while the quick input is still opening is lost). */
+export async function goToLine(page: Page, line: number): Promise<void> {
+  const status = page.locator(".statusbar-item", { hasText: new RegExp(`Ln ${line},`) }).first();
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press("Control+G");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor();
+    await input.fill(`:${line}`);
+    await page.waitForTimeout(200);
+    await page.keyboard.press("Enter");
+    try {
+      await status.waitFor({ timeout: 5_000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await page.keyboard.press("Escape");
+    }
+  }
+}
+
+/** Runs a command from the palette by its title (e.g. "RLEF: Solve Problem in This File"): Enter on the
+ * focused row once it is exactly that command, then waits for the palette to close. */
 export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input");
+  const widget = page.locator(".quick-input-widget");
+  const input = widget.locator("input");
   await input.waitFor();
   await input.fill(`>${title}`);
-  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
-  await row.waitFor({ timeout: 30_000 });
-  await row.click();
+  const focused = page.locator(".quick-input-list .monaco-list-row.focused");
+  await waitFor(async () => ((await focused.first().textContent({ timeout: 500 }).catch(() => "")) ?? "").includes(title), 30_000, `the palette to offer ${title}`);
+  await page.keyboard.press("Enter");
+  await widget.waitFor({ state: "hidden", timeout: 10_000 });
 }
 
 /** A visible notification toast containing `text`. */
 export function notification(page: Page, text: string | RegExp) {
   return page.locator(".notification-toast", { hasText: text });
+}
+
+/**
+ * Accepts or rejects the proposal: with the notification's button while the toast is shown, else (a toast
+ * can hide itself while the page has no focus) with the same command from the palette.
+ */
+export async function decide(page: Page, toast: ReturnType<typeof notification>, choice: "Accept" | "Reject" | "One More Round"): Promise<void> {
+  const button = toast.getByRole("button", { name: choice });
+  if (await button.isVisible().catch(() => false)) {
+    await button.click({ timeout: 10_000 });
+    return;
+  }
+  await runCommand(page, choice === "Accept" ? "RLEF: Accept Proposed Change" : choice === "Reject" ? "RLEF: Reject Proposed Change" : "RLEF: One More Round");
+}
+
+/** Waits for a run's end: the diff of the proposal for `file`, titled with the run's summary. Returns its toast. */
+export async function waitForProposal(page: Page, file: string, summary: string, timeoutMs = 120_000): Promise<ReturnType<typeof notification>> {
+  await page.locator(`.tab[aria-label*="RLEF proposal: ${file} (${summary})"]`).first().waitFor({ timeout: timeoutMs });
+  return notification(page, summary);
 }
 
 /** The transcript webview's inner document, once it shows `text`. */
