@@ -181,6 +181,23 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await widget.waitFor({ state: "hidden", timeout: 10_000 });
 }
 
+/**
+ * Starts an agent run from the palette and waits for its transcript panel. The first palette command in a
+ * fresh VS Code profile is sometimes dropped while the workbench is still starting; then it is run again.
+ */
+export async function startRun(page: Page, title: string): Promise<void> {
+  const transcriptTab = page.locator('.tab[aria-label*="RLEF Transcript"]').first();
+  for (let attempt = 1; ; attempt++) {
+    await runCommand(page, title);
+    try {
+      await transcriptTab.waitFor({ timeout: 15_000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
 /** A visible notification toast containing `text`. */
 export function notification(page: Page, text: string | RegExp) {
   return page.locator(".notification-toast", { hasText: text });
