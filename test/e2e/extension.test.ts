@@ -89,7 +89,8 @@ test("One More Round continues from the last feedback with a typed hint, then Ac
 });
 
 test("the bundled ONNX demo policy streams tokens and every attempt gets a real sandbox verdict", async () => {
-  const s = await openSession({ fixture: "problem", trust: true, settings: { "rlef.agent.maxTokens": 48 } });
+  // Greedy decoding, so the run is the same every time (a sampled answer can be empty: the model may end at once).
+  const s = await openSession({ fixture: "problem", trust: true, settings: { "rlef.agent.maxTokens": 48, "rlef.agent.temperature": 0 } });
   try {
     await openFile(s.page, "sum.md");
     await startRun(s.page, "RLEF: Solve Problem in This File");
