@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { IsolationReport } from "../types";
 import { bwrapArgs, SANDBOX_WORKDIR } from "./bwrap";
 import { CappedCapture } from "./capture";
-import { type CgroupV1Setup, RunCgroup } from "./cgroup-v1";
+import { createRunCgroup, type RunCgroupControl, type SandboxCgroups } from "./cgroups";
 import { checkReadOnlyMounts, type ProgramResolver, scrubbedEnv } from "./program";
 import { launcherArgv, STATUS_FD } from "./launcher";
 import type { ExecResult, ExecSpec, Termination } from "./types";
@@ -29,7 +29,7 @@ export interface Backend {
   bwrapPath: string | null;
   /** Bytes per `ulimit -f` block of /bin/sh (see launcher.ts). */
   fileBlockBytes: number;
-  cgroups: CgroupV1Setup | null;
+  cgroups: SandboxCgroups | null;
   /** Synthetic /etc files for bwrap. */
   etcDir: string;
   programs: ProgramResolver;
@@ -109,12 +109,12 @@ export async function executeRun(backend: Backend, spec: ExecSpec, runName: stri
   const isolated = backend.bwrapPath !== null;
 
   const workdir = await createWorkdir();
-  let cgroup: RunCgroup | null = null;
+  let cgroup: RunCgroupControl | null = null;
   try {
     await writeSpecFiles(workdir, spec.files ?? {});
     if (!isolated) await linkMountsIntoWorkdir(workdir, readOnly);
     if (backend.cgroups) {
-      cgroup = await RunCgroup.create(backend.cgroups, runName, {
+      cgroup = await createRunCgroup(backend.cgroups, runName, {
         memoryBytes: limits.memoryBytes,
         maxProcesses: limits.maxProcesses + (isolated ? SANDBOX_OWN_PROCESSES : 0),
       });

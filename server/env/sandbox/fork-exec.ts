@@ -4,7 +4,7 @@
 // else goes through a fresh sandbox.
 import { join } from "node:path";
 import type { IsolationReport } from "../types";
-import { RunCgroup } from "./cgroup-v1";
+import { createRunCgroup } from "./cgroups";
 import {
   type Backend,
   checkSpec,
@@ -100,7 +100,7 @@ export async function executeOnForkServer(
   for (const path of spec.collect ?? []) checkRelativePath(path, "collect");
   // PWD as bwrap --chdir sets it for a fresh sandbox, so that both kinds of run see the same environment.
   const env = { ...scrubbedEnv({ binDir: program.binDir, home: "/work", tmp: "/tmp", extra: spec.env }), PWD: "/work" };
-  const cgroup = await RunCgroup.create(backend.cgroups, runName, {
+  const cgroup = await createRunCgroup(backend.cgroups, runName, {
     memoryBytes: spec.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES,
     maxProcesses: spec.limits.maxProcesses ?? DEFAULT_MAX_PROCESSES,
   });

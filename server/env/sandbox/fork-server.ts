@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { bwrapArgs } from "./bwrap";
-import type { RunCgroup } from "./cgroup-v1";
+import type { RunCgroupControl } from "./cgroups";
 import { FORK_SERVER_SCRIPT } from "./fork-server-script";
 import { launcherArgv, STATUS_FD } from "./launcher";
 import { scrubbedEnv } from "./program";
@@ -53,7 +53,7 @@ export interface ForkRun {
   fileBytes: number;
   outputBytes: number;
   wallMs: number;
-  cgroup: RunCgroup;
+  cgroup: RunCgroupControl;
   signal: AbortSignal;
 }
 

@@ -1,13 +1,14 @@
 // Entry point of the sandbox: finds what isolation this machine offers, refuses to run untrusted code
 // unisolated without explicit consent, and runs programs through a pool sized to the cores.
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { IsolationReport } from "../types";
 import { probeBwrap, writeSyntheticEtc } from "./bwrap";
-import { type CgroupV1Setup, isCgroupV1Host, sandboxGroupName, setUpCgroupV1, tearDownCgroupV1 } from "./cgroup-v1";
+import { isCgroupV1Host, sandboxGroupName, setUpCgroupV1 } from "./cgroup-v1";
+import { isCgroupV2Host, setUpCgroupV2, tearDownCgroupV2 } from "./cgroup-v2";
+import { type SandboxCgroups, tearDownCgroups } from "./cgroups";
 import { type Backend, cancelledResult, checkSpec, executeRun } from "./execute";
 import { executeOnForkServer, forkableProgram, forkServerFolder, forkServerReport } from "./fork-exec";
 import { PythonForkServer } from "./fork-server";
@@ -50,20 +51,33 @@ export class UnisolatedConsentError extends Error {
 
 const BWRAP_PROTECTIONS = ["namespaces", "no-network", "read-only-system", "private-tmp", "dropped-capabilities"];
 
-function cgroupV2Reason(): string {
-  // Not implemented yet: systemd user delegation (systemd-run --user --scope -p MemoryMax= -p TasksMax=).
-  const onV2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
-  return onV2 ? "cgroup v2 host; per-run cgroups through systemd user delegation are not implemented" : "no cgroup hierarchy found";
+/** What a run lacks without each cgroup, appended to the reason on a v2 host (cgroup-v2.ts finds the subtree). */
+const WITHOUT_CGROUP: Record<string, string> = {
+  "memory-cgroup": "resident memory is not limited (rlimits here: CPU time, file size, no core dumps; no RLIMIT_AS, which interpreters' address-space reservations exceed)",
+  "pids-cgroup": "the number of processes is not limited (no RLIMIT_NPROC: it counts every process of the user, and does not bind root)",
+};
+
+async function findCgroupsV2(name: string): Promise<{ setup: SandboxCgroups | null; missing: string[] }> {
+  const found = isCgroupV2Host()
+    ? await setUpCgroupV2(name).catch((error: unknown) => ({ setup: null, missing: ["memory", "pids"].map((c) => `${c}-cgroup: cgroup v2: ${String(error)}`) }))
+    : { setup: null, missing: ["memory-cgroup: no cgroup hierarchy found", "pids-cgroup: no cgroup hierarchy found"] };
+  const missing = found.missing.map((entry) => {
+    const consequence = WITHOUT_CGROUP[entry.slice(0, entry.indexOf(":"))];
+    return consequence ? `${entry}; ${consequence}` : entry;
+  });
+  if (found.setup && !found.setup.memory && !found.setup.pids) {
+    // a subtree with neither controller limits nothing; the runs stay in our cgroup as before
+    await tearDownCgroupV2(found.setup);
+    return { setup: null, missing };
+  }
+  return { setup: found.setup, missing };
 }
 
-async function findCgroups(name: string): Promise<{ setup: CgroupV1Setup | null; missing: string[] }> {
+async function findCgroups(name: string): Promise<{ setup: SandboxCgroups | null; missing: string[] }> {
   if (process.platform !== "linux") {
     return { setup: null, missing: [`memory-cgroup: ${process.platform} has no cgroups`, `pids-cgroup: ${process.platform} has no cgroups`] };
   }
-  if (!isCgroupV1Host()) {
-    const reason = cgroupV2Reason();
-    return { setup: null, missing: [`memory-cgroup: ${reason}`, `pids-cgroup: ${reason}`] };
-  }
+  if (!isCgroupV1Host()) return findCgroupsV2(name);
   const setup = await setUpCgroupV1(name);
   return { setup: setup.memory || setup.pids ? setup : null, missing: setup.missing };
 }
@@ -80,7 +94,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
 
   const stateDir = await mkdtemp(join(tmpdir(), "rlef-sandbox-"));
   const etcDir = join(stateDir, "etc");
-  let cgroupSetup: CgroupV1Setup | null = null;
+  let cgroupSetup: SandboxCgroups | null = null;
   try {
     await writeSyntheticEtc(etcDir);
     let bwrapPath: string | null = null;
@@ -130,7 +144,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     }
     return new PooledSandbox(backend, pool, stateDir, forkServer);
   } catch (error) {
-    if (cgroupSetup) await tearDownCgroupV1(cgroupSetup);
+    if (cgroupSetup) await tearDownCgroups(cgroupSetup);
     await rm(stateDir, { recursive: true, force: true });
     throw error;
   }
@@ -227,7 +241,7 @@ class PooledSandbox implements Sandbox {
     await Promise.allSettled([...this.inFlight]);
     await Promise.allSettled([...this.servers].map((server) => this.retire(server)));
     this.idleServers.length = 0;
-    if (this.backend.cgroups) await tearDownCgroupV1(this.backend.cgroups);
+    if (this.backend.cgroups) await tearDownCgroups(this.backend.cgroups);
     await rm(this.stateDir, { recursive: true, force: true });
   }
 }
