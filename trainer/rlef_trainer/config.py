@@ -66,6 +66,8 @@ class RLEFConfig:
     out_dir: str = "runs/rlef"  # checkpoints, metrics.jsonl
     checkpoint_every: int = 10  # iterations between checkpoints
     keep_checkpoints: int = 2  # newest checkpoints kept
+    deterministic: bool = False  # torch.use_deterministic_algorithms(True): bit-exact resume on CPU, slower on GPU
+    torch_threads: int = 0  # intra-op CPU threads of torch (0: torch's default); fix it for reproducible CPU runs
 
     def effective_lr(self) -> float:
         return self.lora_lr if self.mode == "lora" else self.lr
@@ -90,6 +92,8 @@ class RLEFConfig:
         for name in ("lr", "lora_lr", "clip_eps", "value_clip", "kl_beta", "weight_decay", "max_grad_norm"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
+        if self.torch_threads < 0:
+            problems.append("torch_threads must not be negative")
         if problems:
             raise ValueError("invalid RLEF config: " + "; ".join(problems))
         return self

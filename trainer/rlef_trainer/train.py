@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlef_trainer.checkpoint import latest_checkpoint, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from rlef_trainer.checkpoint import (
+    CheckpointError,
+    complete_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_checkpoint,
+    remove_interrupted_writes,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from rlef_trainer.config import RLEFConfig, config_to_dict
 from rlef_trainer.env_client import EnvClient
 from rlef_trainer.models import RLEFModels
@@ -47,6 +58,112 @@ def make_optimizer(models: RLEFModels, config: RLEFConfig) -> tuple[torch.optim.
 class TrainState:
     iteration: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    resumed_from: Path | None = None
+
+
+# Settings that may differ between a run and its resumption without changing what it computes next.
+RUN_CONTROL_FIELDS = frozenset(
+    {
+        "iterations",
+        "out_dir",
+        "device",
+        "env_url",
+        "env_token",
+        "env_workers",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "torch_threads",
+        "deterministic",
+    }
+)
+METRICS_FILE = "metrics.jsonl"
+
+
+def apply_determinism(config: RLEFConfig) -> None:
+    """The config's reproducibility settings: a fixed CPU thread count and deterministic kernels."""
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
+    if config.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for determinism
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def source_state(source: RequestSource) -> dict[str, Any]:
+    """What the episode source must carry over a restart (an episode counter, say).
+
+    A source with `state_dict()` / `load_state_dict()` saves what it returns; any other source
+    saves its plain scalar attributes, which covers counters without asking every source for code.
+    """
+    if callable(getattr(source, "state_dict", None)):
+        return {"state_dict": source.state_dict()}  # type: ignore[attr-defined]
+    attributes = getattr(source, "__dict__", {})
+    return {"attributes": {k: v for k, v in attributes.items() if isinstance(v, (bool, int, float, str))}}
+
+
+def restore_source_state(source: RequestSource, saved: dict[str, Any]) -> None:
+    if "state_dict" in saved:
+        source.load_state_dict(saved["state_dict"])  # type: ignore[attr-defined]
+        return
+    for name, value in saved.get("attributes", {}).items():
+        setattr(source, name, value)
+
+
+def config_changes(saved: dict[str, Any], current: RLEFConfig) -> list[str]:
+    """Settings that differ from a checkpoint's run, other than RUN_CONTROL_FIELDS."""
+    now = json.loads(json.dumps(config_to_dict(current)))
+    then = json.loads(json.dumps(saved))
+    return [
+        f"{k} {then[k]!r} -> {now[k]!r}"
+        for k in sorted(now)
+        if k not in RUN_CONTROL_FIELDS and k in then and then[k] != now[k]
+    ]
+
+
+def metrics_line(metrics: dict[str, float]) -> str:
+    return json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}) + "\n"
+
+
+def rewrite_metrics(path: Path, history: list[dict[str, float]]) -> None:
+    """metrics.jsonl as exactly the checkpoint's history: lines of iterations after it (or a torn last line) go."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text("".join(metrics_line(m) for m in history))
+    os.replace(tmp, path)
+
+
+def _start_or_resume(
+    config: RLEFConfig,
+    out: Path,
+    resume: bool,
+    models: RLEFModels,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    data_rng: np.random.Generator,
+    requests_for: RequestSource,
+    log: Callable[[str], None],
+) -> TrainState:
+    for leftover in remove_interrupted_writes(out):
+        log(f"removed {leftover}, left by an interrupted checkpoint write")
+    found = latest_checkpoint(out)
+    if found is None or not resume:
+        for old in complete_checkpoints(out):
+            remove_checkpoint(old)
+            log(f"starting fresh: removed {old}")
+        return TrainState()
+    saved = load_checkpoint(found)
+    changes = config_changes(saved.get("config", {}), config)
+    if changes:
+        raise CheckpointError(
+            f"{found} was written with other settings ({'; '.join(changes)}); resume with the same settings, "
+            "use another out_dir, or start fresh with --no-resume"
+        )
+    models.load_trainable_state(saved["weights"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    restore_rng_state(saved["rng"], data_rng)
+    restore_source_state(requests_for, saved.get("source", {}))
+    log(f"resuming from {found} (iteration {saved['iteration']})")
+    return TrainState(iteration=saved["iteration"], history=saved["history"], resumed_from=found)
 
 
 def train(
@@ -58,24 +175,26 @@ def train(
     resume: bool = True,
     on_iteration: Callable[[int, dict[str, float], list[Rollout]], None] | None = None,
     forward_batch: int = 64,
+    log: Callable[[str], None] = lambda _line: None,
 ) -> TrainState:
-    """Run `config.iterations` iterations (resuming from `config.out_dir` when a checkpoint is there)."""
+    """Run `config.iterations` iterations, resuming from the newest checkpoint in `config.out_dir` if `resume`.
+
+    A resumed run continues exactly where the checkpoint's run was: same weights, optimiser and
+    scheduler, RNG streams (task order, episode seeds, sampling, minibatch order) and episode
+    source state; metrics.jsonl is cut back to the checkpoint's iterations before new lines are
+    appended. Without `resume` (or without a checkpoint) the out_dir's checkpoints and metrics
+    are discarded.
+    """
+    apply_determinism(config)
     torch.manual_seed(config.seed)
     data_rng = np.random.default_rng(config.seed)
     optimizer, scheduler = make_optimizer(models, config)
-    state = TrainState()
     out = Path(config.out_dir)
-    found = latest_checkpoint(out) if resume else None
-    if found is not None:
-        saved = load_checkpoint(found)
-        models.load_trainable_state(saved["weights"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        restore_rng_state(saved["rng"], data_rng)
-        state = TrainState(iteration=saved["iteration"], history=saved["history"])
     out.mkdir(parents=True, exist_ok=True)
+    state = _start_or_resume(config, out, resume, models, optimizer, scheduler, data_rng, requests_for, log)
     (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
-    metrics_file = out / "metrics.jsonl"
+    metrics_file = out / METRICS_FILE
+    rewrite_metrics(metrics_file, state.history)
     if models.tokenizer is None:
         raise ValueError("training needs the policy's tokenizer")
     pad = models.tokenizer.pad_token_id
@@ -106,10 +225,7 @@ def train(
         state.iteration += 1
         state.history.append(metrics)
         with metrics_file.open("a") as f:
-            f.write(
-                json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()})
-                + "\n"
-            )
+            f.write(metrics_line(metrics))
         if on_iteration is not None:
             on_iteration(state.iteration, metrics, rollouts)
         if config.checkpoint_every > 0 and (
@@ -125,6 +241,7 @@ def train(
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "rng": rng_state(data_rng),
+                    "source": source_state(requests_for),
                     "config": config_to_dict(config),
                 },
                 keep=config.keep_checkpoints,

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from rlef_trainer.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from rlef_trainer.config import RLEFConfig
+from rlef_trainer.checkpoint import (
+    META_FILE,
+    STATE_FILE,
+    CheckpointError,
+    complete_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_interrupted_writes,
+    save_checkpoint,
+    weights_digest,
+)
+from rlef_trainer.config import RLEFConfig, config_to_dict
 from rlef_trainer.models import load_models
+from rlef_trainer.train import config_changes, restore_source_state, rewrite_metrics, source_state
 
 
 @pytest.mark.parametrize("mode", ["full", "lora"])
@@ -58,3 +70,130 @@ def test_a_checkpoint_of_another_model_is_refused(tiny_model_dir: Path, tmp_path
         models.load_trainable_state({"policy.nonsense": torch.zeros(1)})
     (tmp_path / "checkpoint-00000001").mkdir()
     assert latest_checkpoint(tmp_path) is None
+
+
+def _two_checkpoints(root: Path) -> tuple[Path, Path]:
+    weights = {"w": torch.arange(6, dtype=torch.float32), "b": torch.ones(2, dtype=torch.bfloat16)}
+    older = save_checkpoint(root, 4, {"iteration": 4, "weights": weights})
+    newer = save_checkpoint(root, 5, {"iteration": 5, "weights": {k: v + 1 for k, v in weights.items()}})
+    return older, newer
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "says"),
+    [
+        (_truncate, STATE_FILE, "truncated"),
+        (_flip_a_byte, STATE_FILE, "damaged (sha256"),
+        (lambda p: p.write_text("{not json"), META_FILE, "unreadable checkpoint metadata"),
+        (lambda p: p.write_text('{"iteration": "five"}'), META_FILE, "no integer 'iteration'"),
+        (
+            lambda p: p.write_text('{"iteration": 9}'),
+            META_FILE,
+            "says iteration 9 but the folder is checkpoint-00000005",
+        ),
+    ],
+)
+def test_a_damaged_checkpoint_is_refused_naming_the_file_and_the_way_back(
+    tmp_path: Path, damage: object, file: str, says: str
+) -> None:
+    # Decision: never fall back silently; a named checkpoint was complete when renamed, so damage is external.
+    older, newer = _two_checkpoints(tmp_path)
+    damage(newer / file)  # type: ignore[operator]
+    assert latest_checkpoint(tmp_path) == newer
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(newer)
+    message = str(caught.value)
+    assert str(newer / file) in message and says in message
+    assert f"delete {newer} to resume from {older.name}" in message
+    assert load_checkpoint(older)["iteration"] == 4
+
+
+def test_a_pickle_that_is_not_a_trainer_state_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "checkpoint-00000001"
+    folder.mkdir()
+    torch.save([1, 2, 3], folder / STATE_FILE)
+    (folder / META_FILE).write_text('{"iteration": 1}')
+    with pytest.raises(CheckpointError, match="is not an RLEF trainer checkpoint"):
+        load_checkpoint(folder)
+
+
+def test_killed_writes_and_deletions_are_never_loaded_and_are_cleaned_up(tmp_path: Path) -> None:
+    older, newer = _two_checkpoints(tmp_path)
+    save_checkpoint(tmp_path, 6, {"iteration": 6}, keep=2)
+    assert [p.name for p in complete_checkpoints(tmp_path)] == ["checkpoint-00000005", "checkpoint-00000006"]
+    assert not older.exists()
+    killed_write = tmp_path / ".checkpoint-00000007.tmp-4242"
+    killed_delete = tmp_path / ".checkpoint-00000003.deleting-4242"
+    not_ours = tmp_path / "checkpoint-notes"
+    for folder in (killed_write, killed_delete, not_ours):
+        folder.mkdir()
+        (folder / STATE_FILE).write_bytes(b"")
+        (folder / META_FILE).write_text('{"iteration": 7}')
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-00000006"
+    assert sorted(remove_interrupted_writes(tmp_path)) == sorted([killed_write, killed_delete])
+    assert not killed_write.exists() and not killed_delete.exists() and not_ours.exists() and newer.exists()
+
+
+def test_the_weights_digest_sees_every_value_name_and_dtype() -> None:
+    weights = {"a": torch.zeros(3), "b": torch.ones(2, dtype=torch.bfloat16)}
+    digest = weights_digest(weights)
+    assert weights_digest({"b": weights["b"].clone(), "a": weights["a"].clone()}) == digest
+    assert weights_digest({**weights, "a": torch.tensor([0.0, 0.0, 1e-30])}) != digest
+    assert weights_digest({"a2": weights["a"], "b": weights["b"]}) != digest
+    assert weights_digest({**weights, "b": weights["b"].float()}) != digest
+
+
+class _CountingSource:
+    def __init__(self) -> None:
+        self.counter = 0
+        self.random_feedback = False
+        self.tasks = [{"id": "x"}]
+
+    def __call__(self, iteration: int, rng: np.random.Generator, count: int) -> list[object]:
+        self.counter += count
+        return []
+
+
+class _ExplicitSource(_CountingSource):
+    def state_dict(self) -> dict[str, int]:
+        return {"episodes": self.counter * 10}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.counter = state["episodes"] // 10
+
+
+@pytest.mark.parametrize("kind", [_CountingSource, _ExplicitSource])
+def test_the_episode_source_state_survives_a_restart(kind: type[_CountingSource]) -> None:
+    before = kind()
+    before(0, np.random.default_rng(0), 5)
+    saved = source_state(before)  # type: ignore[arg-type]
+    after = kind()
+    restore_source_state(after, saved)  # type: ignore[arg-type]
+    assert after.counter == 5 and after.tasks == [{"id": "x"}]
+
+
+def test_resuming_with_other_settings_is_refused_but_run_control_may_change() -> None:
+    saved = config_to_dict(RLEFConfig(lr=1e-3, iterations=10, out_dir="a"))
+    assert config_changes(saved, RLEFConfig(lr=1e-3, iterations=20, out_dir="b", torch_threads=2)) == []
+    assert config_changes(saved, RLEFConfig(lr=2e-3, iterations=10, out_dir="a", seed=1)) == [
+        "lr 0.001 -> 0.002",
+        "seed 0 -> 1",
+    ]
+
+
+def test_metrics_are_cut_back_to_the_checkpoints_history(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"iteration": 1.0}\n{"iteration": 2.0}\n{"iteration": 3.0}\n{"itera')  # torn last line
+    rewrite_metrics(path, [{"iteration": 1.0, "x": float("nan")}, {"iteration": 2.0, "x": 0.5}])
+    assert path.read_text() == '{"iteration": 1.0, "x": null}\n{"iteration": 2.0, "x": 0.5}\n'
