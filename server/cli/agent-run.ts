@@ -62,3 +62,28 @@ export async function openAgentRun(values: { model?: string; threads?: string; "
     throw err;
   }
 }
+
+/**
+ * Opens the policy and sandbox for `command`, runs `body` with a signal that Ctrl-C aborts, and always
+ * closes both. An open failure is the user's message on stderr and exit code 2.
+ */
+export async function withAgentRun(
+  command: string,
+  values: Parameters<typeof openAgentRun>[0],
+  body: (setup: AgentRunSetup, signal: AbortSignal) => Promise<number>,
+): Promise<number> {
+  const setup = await openAgentRun(values).catch((e: Error) => e);
+  if (setup instanceof Error) {
+    process.stderr.write(`rlef ${command}: ${setup.message}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  try {
+    return await body(setup, controller.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+    await setup.close();
+  }
+}

@@ -8,7 +8,7 @@ import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
 import { parseMode, type EvalMode } from "../../eval/procedure";
 import { runEvaluation, type EvalConfig } from "../../eval/run-eval";
 import { parseCommandArgs } from "../parse-args";
-import { AGENT_RUN_OPTIONS, numberOption, openAgentRun } from "../agent-run";
+import { AGENT_RUN_OPTIONS, numberOption, withAgentRun } from "../agent-run";
 
 const USAGE = `usage: rlef eval <set> [options]
 
@@ -89,64 +89,54 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const left = setTasks.length - playable.length;
   const tasks = limit > 0 ? playable.slice(0, limit) : playable;
 
-  const setup = await openAgentRun(values).catch((e: Error) => e);
-  if (setup instanceof Error) {
-    process.stderr.write(`rlef eval: ${setup.message}\n`);
-    return 2;
-  }
-  const { policy, sandbox } = setup;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  try {
-    const run = (t: Task, code: string, which: "public" | "all", signal?: AbortSignal) => runTests(t, code, { sandbox, which, signal });
-    const config: EvalConfig = {
-      set: positionals[0],
-      modes,
-      draws,
-      seed,
-      randomFeedback: values["random-feedback"] === true,
-      policy: policy.name,
-      sampling: { temperature, topP, maxTokens },
-      taskIds: tasks.map((t) => t.id),
-    };
-    const tty = process.stderr.isTTY === true;
-    const started = Date.now();
-    if (left > 0) process.stderr.write(`${left} task(s) of ${positionals[0]} have no public tests and are left out\n`);
-    process.stderr.write(`evaluating ${tasks.length} problem(s) of ${positionals[0]}, ${draws} draw(s) each, modes ${modes.map((m) => m.kind).join(", ")}; sandbox ${sandbox.isolation.mode}\n`);
-    const summary = await runEvaluation(tasks, policy, config, {
-      resultsFile: values.out,
-      signal: controller.signal,
-      drawOptions: {
-        runTests: run,
+  return withAgentRun("eval", values, async ({ policy, sandbox }, signal) => {
+    try {
+      const run = (t: Task, code: string, which: "public" | "all", signal?: AbortSignal) => runTests(t, code, { sandbox, which, signal });
+      const config: EvalConfig = {
+        set: positionals[0],
+        modes,
+        draws,
+        seed,
+        randomFeedback: values["random-feedback"] === true,
+        policy: policy.name,
         sampling: { temperature, topP, maxTokens },
-        randomFeedback: config.randomFeedback ? new RandomFeedbackDonor(setTasks, (t, code, which) => run(t, code, which)) : undefined,
-      },
-      onProgress: (done, total) => {
-        const line = progressBar(done, total, started);
-        if (tty) process.stderr.write(`\r${line}`);
-        else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) process.stderr.write(`${line}\n`);
-      },
-    });
-    if (tty) process.stderr.write("\n");
-    if (summary.resumed) process.stderr.write(`resumed: ${summary.resumed} draw(s) were already in ${values.out}\n`);
-    if (values.json) {
-      process.stdout.write(JSON.stringify({ set: config.set, problems: tasks.length, leftOut: left, draws, randomFeedback: config.randomFeedback, modes: summary.modes }, null, 2) + "\n");
-    } else {
-      for (const m of summary.modes) {
-        const r = m.solveRate;
-        process.stdout.write(`${m.mode.padEnd(10)} ${(r.rate * 100).toFixed(1)}%  [95% CI ${(r.low * 100).toFixed(1)}–${(r.high * 100).toFixed(1)}]  ${r.problems} problems × ${draws} draws, ${m.meanSamples.toFixed(2)} samples/draw\n`);
+        taskIds: tasks.map((t) => t.id),
+      };
+      const tty = process.stderr.isTTY === true;
+      const started = Date.now();
+      if (left > 0) process.stderr.write(`${left} task(s) of ${positionals[0]} have no public tests and are left out\n`);
+      process.stderr.write(`evaluating ${tasks.length} problem(s) of ${positionals[0]}, ${draws} draw(s) each, modes ${modes.map((m) => m.kind).join(", ")}; sandbox ${sandbox.isolation.mode}\n`);
+      const summary = await runEvaluation(tasks, policy, config, {
+        resultsFile: values.out,
+        signal,
+        drawOptions: {
+          runTests: run,
+          sampling: { temperature, topP, maxTokens },
+          randomFeedback: config.randomFeedback ? new RandomFeedbackDonor(setTasks, (t, code, which) => run(t, code, which)) : undefined,
+        },
+        onProgress: (done, total) => {
+          const line = progressBar(done, total, started);
+          if (tty) process.stderr.write(`\r${line}`);
+          else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) process.stderr.write(`${line}\n`);
+        },
+      });
+      if (tty) process.stderr.write("\n");
+      if (summary.resumed) process.stderr.write(`resumed: ${summary.resumed} draw(s) were already in ${values.out}\n`);
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ set: config.set, problems: tasks.length, leftOut: left, draws, randomFeedback: config.randomFeedback, modes: summary.modes }, null, 2) + "\n");
+      } else {
+        for (const m of summary.modes) {
+          const r = m.solveRate;
+          process.stdout.write(`${m.mode.padEnd(10)} ${(r.rate * 100).toFixed(1)}%  [95% CI ${(r.low * 100).toFixed(1)}–${(r.high * 100).toFixed(1)}]  ${r.problems} problems × ${draws} draws, ${m.meanSamples.toFixed(2)} samples/draw\n`);
+        }
       }
+      return 0;
+    } catch (e) {
+      if (signal.aborted) {
+        process.stderr.write(`\nrlef eval: interrupted; completed draws are in ${values.out ?? "(no --out file)"}${values.out ? ", run the same command to resume" : ""}\n`);
+        return 130;
+      }
+      throw e;
     }
-    return 0;
-  } catch (e) {
-    if (controller.signal.aborted) {
-      process.stderr.write(`\nrlef eval: interrupted; completed draws are in ${values.out ?? "(no --out file)"}${values.out ? ", run the same command to resume" : ""}\n`);
-      return 130;
-    }
-    throw e;
-  } finally {
-    process.off("SIGINT", onSigint);
-    await setup.close();
-  }
+  });
 }

@@ -10,7 +10,7 @@ import { findSet } from "../../env/tasks/registry";
 import type { Task } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
 import { parseCommandArgs } from "../parse-args";
-import { AGENT_RUN_OPTIONS, numberOption, openAgentRun } from "../agent-run";
+import { AGENT_RUN_OPTIONS, numberOption, withAgentRun } from "../agent-run";
 
 const USAGE = `usage: rlef solve <problem.md | problem.txt | task.json | set:task-id> [options]
 
@@ -137,16 +137,7 @@ export async function solveCommand(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const setup = await openAgentRun(values).catch((e: Error) => e);
-  if (setup instanceof Error) {
-    process.stderr.write(`rlef solve: ${setup.message}\n`);
-    return 2;
-  }
-  const { policy, sandbox } = setup;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  try {
+  return withAgentRun("solve", values, async ({ policy, sandbox }, signal) => {
     const view = values.json ? null : new LiveView(process.stdout);
     if (view) {
       process.stdout.write(`task ${task.id} (${task.kind}, ${"publicTests" in task ? task.publicTests.length : "workspace"} public test(s)); model ${policy.name}; sandbox ${sandbox.isolation.mode}\n`);
@@ -157,14 +148,11 @@ export async function solveCommand(argv: string[]): Promise<number> {
       maxTurns: attempts,
       sampling: { temperature, topP, maxTokens },
       seed,
-      signal: controller.signal,
+      signal,
       onEvent: (e) => view?.event(e),
     });
     if (view) view.summary(trajectory);
     else process.stdout.write(JSON.stringify(trajectory, null, 2) + "\n");
     return trajectory.outcome === "cancelled" ? 130 : 0;
-  } finally {
-    process.off("SIGINT", onSigint);
-    await setup.close();
-  }
+  });
 }
