@@ -28,6 +28,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
 
 from rlef_trainer.config import RLEFConfig
+from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
 from rlef_trainer.models import build_models
 from rlef_trainer.ppo_step import RolloutBatch, ppo_update, score_rollouts
 from rlef_trainer.train import make_optimizer
@@ -35,26 +36,23 @@ from rlef_trainer.train import make_optimizer
 # Dense bf16 peak (no sparsity) by device name; H100 SXM and H200 share the Hopper tensor-core peak.
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "4090": 165e12}
 
-SHAPES = {
-    "qwen2.5-0.5b": dict(  # noqa: C408
-        num_hidden_layers=24,
-        hidden_size=896,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        intermediate_size=4864,
-        vocab_size=151936,
-        tie_word_embeddings=True,
-    ),
-    "smoke": dict(  # noqa: C408
-        num_hidden_layers=2,
-        hidden_size=64,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        intermediate_size=128,
-        vocab_size=1046,
-        tie_word_embeddings=True,
-    ),
-}
+# The fixture's own geometries (trainer/rlef_trainer/fixtures/model_shapes.py): "smoke" is the tiny one.
+TINY_VOCAB = 1046
+
+
+def shape_config(name: str) -> dict[str, object]:
+    shape = MODEL_SHAPES["tiny" if name == "smoke" else name]
+    return {
+        "num_hidden_layers": shape.num_layers,
+        "hidden_size": shape.hidden_size,
+        "num_attention_heads": shape.num_heads,
+        "num_key_value_heads": shape.num_kv_heads,
+        "intermediate_size": shape.intermediate_size,
+        "vocab_size": shape.vocab_size or TINY_VOCAB,
+        "max_position_embeddings": shape.max_position_embeddings,
+        "rope_parameters": {"rope_type": "default", "rope_theta": shape.rope_theta},
+        "tie_word_embeddings": True,
+    }
 
 
 def device_peak(device: torch.device, override: float | None) -> tuple[float, str]:
@@ -72,9 +70,7 @@ def device_peak(device: torch.device, override: float | None) -> tuple[float, st
 def make_model(shape: str, dtype: torch.dtype, device: torch.device) -> Qwen2ForCausalLM:
     torch.manual_seed(0)
     config = Qwen2Config(
-        **SHAPES[shape],
-        max_position_embeddings=32768,
-        rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+        **shape_config(shape),
         bos_token_id=0,
         eos_token_id=1,
         pad_token_id=2,
