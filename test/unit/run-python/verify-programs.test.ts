@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { returnValueMutant } from "../../../server/env/verify/python-mutant";
 import { pythonVerificationPrograms } from "../../../server/env/verify/python-programs";
 import { defaultExclusionsPath, parseExclusions } from "../../../server/env/verify/exclusions";
+import { JS_DATASET_ERRORS } from "../../../server/env/tasks/js-sets";
 import { summarise, type TaskVerification } from "../../../server/env/verify/run-verify";
 import type { FunctionTask } from "../../../server/env/types";
 
@@ -73,6 +74,14 @@ test("the exclusion list does not grow beyond the committed count", () => {
   const list = parseExclusions(readFileSync(defaultExclusionsPath(), "utf8"), "verify-exclusions.json");
   assert.ok(list.length <= EXCLUSION_COUNT, `verify-exclusions.json has ${list.length} entries; committed count is ${EXCLUSION_COUNT}`);
   for (const e of list) assert.ok(e.evidence.length > 20, `${e.taskId}: evidence must show the failing input and values`);
+});
+
+// The JavaScript sets' data errors are flagged by their loader (js-sets.ts), so they are held to a count too.
+const JS_DATASET_ERROR_COUNT = 6; // HumanEval-X JS 112/155/162, MultiPL-E JS 51/92, MultiPL-E TS 92
+test("the JavaScript sets' dataset-error list does not grow beyond the committed count", () => {
+  const entries = Object.values(JS_DATASET_ERRORS).flatMap((perSet) => Object.values(perSet));
+  assert.ok(entries.length <= JS_DATASET_ERROR_COUNT, `js-sets.ts lists ${entries.length} dataset errors; committed count is ${JS_DATASET_ERROR_COUNT}`);
+  for (const evidence of entries) assert.ok(evidence.length > 40, `evidence must say what fails and why: ${evidence}`);
 });
 
 test("the summary counts excluded and skipped tasks outside the total", () => {
