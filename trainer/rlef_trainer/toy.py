@@ -1,13 +1,15 @@
 """The toy proof that RLEF teaches a model to use execution feedback.
 
-Task family "secret number": print a secret integer drawn per episode from SECRET_VALUES
-(20 values). Nothing in the problem reveals it; the only way to learn it is the execution
-feedback of a failed attempt, where the environment's wrong-answer item shows the expected
-output. The tasks are ordinary stdio task records played by `server/env` in its sandbox
-through the WebSocket service; this module never judges an answer.
+Task family "secret letter": print a secret capital letter drawn per episode from SECRET_VALUES
+(20 consonants; each is one token of the fixture tokenizer, in the answer and in the feedback
+alike). Nothing in the problem reveals it; the only way to learn it is the execution feedback of a
+failed attempt, where the environment's wrong-answer item shows the expected output. The tasks are
+ordinary stdio task records played by `server/env` in its sandbox through the WebSocket service;
+this module never judges an answer.
 
-    1. a tiny Qwen2 model is taught the answer format by a short supervised step on single-turn
-       examples (a random secret in ```python\\nprint(N)\\n```; no feedback turns in its data);
+    1. a tiny Qwen2 model gets a generic skill, copying from its context (repeated random token
+       strings: no chat, no task text), then the answer format by a short supervised step on
+       single-turn examples (a random secret in ```python\\nprint("X")\\n```; no feedback turns);
     2. its multi-turn, single-turn and random-feedback solve rates are measured (all near chance);
     3. `train` (the production PPO) runs twice from that model: with the true feedback and with
        the service's random-feedback ablation;
@@ -32,9 +34,9 @@ from rlef_trainer.config import RLEFConfig
 from rlef_trainer.env_client import EnvClient
 from rlef_trainer.rollout import EpisodeRequest, collect_rollouts
 
-SECRET_VALUES = tuple(range(10, 30))
+SECRET_VALUES = tuple("BCDFGHJKLMNPQRSTVWXZ")
 TOY_SET = "toy-secret"
-STATEMENT = "Print the secret number (an integer from 10 to 29)."
+STATEMENT = "Print the secret letter."
 MAX_TURNS = 3
 DONORS_PER_EPISODE = 4
 # The fixture's tiny Qwen2 architecture and tokenizer, widened (4 layers, width 128, ~0.7M parameters).
@@ -51,10 +53,10 @@ def chance_multi_turn(turns: int = MAX_TURNS) -> float:
     return 1.0 - (1.0 - chance_single_turn()) ** turns
 
 
-def secret_task(episode: int, secret: int) -> dict[str, Any]:
+def secret_task(episode: int, secret: str) -> dict[str, Any]:
     """An ordinary stdio task record whose only public test expects the secret."""
     if secret not in SECRET_VALUES:
-        raise ValueError(f"secret {secret} is not one of {SECRET_VALUES[0]}..{SECRET_VALUES[-1]}")
+        raise ValueError(f"secret {secret!r} is not one of {''.join(SECRET_VALUES)}")
     return {
         "kind": "stdio",
         "id": f"secret-{episode:07d}",
@@ -81,19 +83,19 @@ class SecretEpisodes:
         for _ in range(count):
             self.counter += 1
             base = self.counter * (DONORS_PER_EPISODE + 1)
-            secret = int(rng.choice(SECRET_VALUES))
+            secret = str(rng.choice(SECRET_VALUES))
             options: dict[str, Any] = {"maxTurns": self.max_turns, "seed": int(rng.integers(0, 2**31 - 1))}
             if self.random_feedback:
                 options["randomFeedback"] = True
                 options["donorTasks"] = [
-                    secret_task(base + d, int(rng.choice(SECRET_VALUES))) for d in range(1, DONORS_PER_EPISODE + 1)
+                    secret_task(base + d, str(rng.choice(SECRET_VALUES))) for d in range(1, DONORS_PER_EPISODE + 1)
                 ]
             requests.append(EpisodeRequest(task=secret_task(base, secret), options=options))
         return requests
 
 
-def answer_text(secret: int) -> str:
-    return f"```python\nprint({secret})\n```"
+def answer_text(secret: str) -> str:
+    return f'```python\nprint("{secret}")\n```'
 
 
 def build_start_model(out_dir: Path, seed: int) -> Path:
@@ -112,10 +114,44 @@ def build_start_model(out_dir: Path, seed: int) -> Path:
     return out_dir
 
 
+def generic_copy_pretraining(
+    model_dir: Path, seed: int, steps: int, batch: int = 64, length: int = 24
+) -> dict[str, float]:
+    """A generic skill, standing in for an LLM's pretraining: continue a random token string that repeats.
+
+    Strings of ordinary tokens (no chat markup, no task text), each followed by itself; the loss is on
+    the repeat. A small transformer learns to copy from its context this way within ~100 steps
+    (induction heads). Nothing here mentions secrets, feedback or turns.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    ordinary = min(tokenizer.all_special_ids + list(tokenizer.added_tokens_decoder))
+    generator = torch.Generator().manual_seed(seed + 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    model.train()
+    loss_value = accuracy = 0.0
+    for _ in range(steps):
+        half = torch.randint(0, ordinary, (batch, length), generator=generator)
+        ids = torch.cat([half, half], dim=1)
+        labels = ids.clone()
+        labels[:, : length + 1] = -100
+        out = model(input_ids=ids, labels=labels)
+        optimizer.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss_value = out.loss.item()
+        accuracy = (out.logits[:, length:-1].argmax(-1) == ids[:, length + 1 :]).float().mean().item()
+    model.eval().save_pretrained(model_dir)
+    return {"copy_steps": float(steps), "copy_final_loss": loss_value, "copy_accuracy": accuracy}
+
+
 def supervised_format_step(
     model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int
 ) -> dict[str, float]:
-    """Teach the answer format only: single-turn (problem -> ```python print(N)```) with N uniform."""
+    """Teach the answer format only: single-turn (problem -> ```python print("X")```) with X uniform."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rlef_trainer.rollout import first_prompt_ids
@@ -191,7 +227,7 @@ def oracle_ceiling(env: EnvClient, episodes: int, seed: int) -> float:
     requests = SecretEpisodes()(0, rng, episodes)
     resets = env.reset_batch([{"task": r.task, "options": r.options} for r in requests])
     ids = [r["episodeId"] for r in resets]
-    answers = {i: answer_text(int(rng.choice(SECRET_VALUES))) for i in ids}
+    answers = {i: answer_text(str(rng.choice(SECRET_VALUES))) for i in ids}
     solved = 0
     while answers:
         steps = env.step_batch([{"episodeId": i, "response": a} for i, a in answers.items()])
@@ -201,7 +237,7 @@ def oracle_ceiling(env: EnvClient, episodes: int, seed: int) -> float:
                 solved += bool(step["info"]["final"]["passed"])
             else:
                 expected = step["results"][0]["expected"].strip()
-                answers[step["episodeId"]] = answer_text(int(expected))
+                answers[step["episodeId"]] = answer_text(expected)
     return solved / episodes
 
 
@@ -265,7 +301,7 @@ def plot_curves(path: Path, results: dict[str, Any]) -> None:
     ax.set_xlabel("iteration")
     ax.set_ylabel("solve rate")
     ax.set_ylim(0, 1.05)
-    ax.set_title(f"Toy 'secret number' ({len(SECRET_VALUES)} values), seed {results['seed']}")
+    ax.set_title(f"Toy 'secret letter' ({len(SECRET_VALUES)} values), seed {results['seed']}")
     ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     fig.savefig(path)
@@ -295,7 +331,8 @@ def run_toy(
     *,
     iterations: int = 30,
     eval_episodes: int = 200,
-    sft_steps: int = 300,
+    sft_steps: int = 150,
+    copy_steps: int = 150,
     log: Any = print,
 ) -> dict[str, Any]:
     """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results."""
@@ -313,6 +350,8 @@ def run_toy(
         prompt = first_observation(env)
         episodes_started += 1
         model_dir = build_start_model(out / "start-model", seed)
+        copying = generic_copy_pretraining(model_dir, seed, copy_steps)
+        log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
         sft = supervised_format_step(model_dir, prompt, seed, sft_steps, 32)
         log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
 
@@ -328,9 +367,7 @@ def run_toy(
                     env, models.generation_model(), models.tokenizer, eval_episodes, seed
                 )
                 episodes_started += 3 * eval_episodes
-                log(
-                    f"[toy] before RL: {_rates(evaluations['before'])}"
-                )
+                log(f"[toy] before RL: {_rates(evaluations['before'])}")
             curve: list[dict[str, float]] = []
 
             def on_iteration(
@@ -374,9 +411,7 @@ def run_toy(
                 env, models.generation_model(), models.tokenizer, eval_episodes, seed
             )
             episodes_started += 3 * eval_episodes
-            log(
-                f"[toy] after RL ({arm}): {_rates(evaluations[f'after_{arm}'])}"
-            )
+            log(f"[toy] after RL ({arm}): {_rates(evaluations[f'after_{arm}'])}")
             if arm == "feedback":
                 policy_dir = out / "policy"
                 merged = models.merged_policy()
@@ -411,6 +446,7 @@ def run_toy(
         "curves": curves,
         "findings": findings,
         "sft": sft,
+        "copy_pretraining": copying,
         "service": {
             "episodes": stats["resets"],
             "steps": stats["steps"],

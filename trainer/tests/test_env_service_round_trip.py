@@ -28,7 +28,7 @@ def test_a_wrong_token_is_refused_with_the_services_error(service: EnvService) -
 
 
 def test_a_task_without_public_tests_comes_back_as_invalid_task(service: EnvService) -> None:
-    task = toy.secret_task(1, 12)
+    task = toy.secret_task(1, "Q")
     task["publicTests"] = []
     with EnvClient(service.url, service.token) as env, pytest.raises(EnvServiceError) as caught:
         env.reset_batch([{"task": task, "options": {"maxTurns": 3}}])
@@ -41,7 +41,7 @@ def test_an_untrained_model_plays_three_turns_and_gets_the_services_rewards(
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     torch.manual_seed(0)
-    requests = [EpisodeRequest(toy.secret_task(i, 10 + i), {"maxTurns": 3, "seed": i}) for i in range(2)]
+    requests = [EpisodeRequest(toy.secret_task(i, toy.SECRET_VALUES[i]), {"maxTurns": 3, "seed": i}) for i in range(2)]
     with EnvClient(service.url, service.token) as env:
         before = env.stats()["resets"]
         rollouts = collect_rollouts(env, model, tokenizer, requests, max_new_tokens=8, temperature=1.0)
@@ -69,9 +69,8 @@ def test_random_feedback_shows_a_donors_secret(service: EnvService) -> None:
     secret = request.task["publicTests"][0]["output"].strip()
     with EnvClient(service.url, service.token) as env:
         reset = env.reset_batch([{"task": request.task, "options": request.options}])[0]
-        step = env.step_batch(
-            [{"episodeId": reset["episodeId"], "response": toy.answer_text(99 if secret != "99" else 98)}]
-        )[0]
+        # "a" is no secret, so the answer is always wrong and the feedback shows a donor's expected output.
+        step = env.step_batch([{"episodeId": reset["episodeId"], "response": toy.answer_text("a")}])[0]
     donor = next(d for d in request.options["donorTasks"] if d["id"] == step["info"]["donorTaskId"])
     assert (
         f"Expected output:\n{donor['publicTests'][0]['output'].strip()}\n"
