@@ -6,7 +6,12 @@ past_key_values.{i}.* without a copy through numpy.
     python bench/decode_ort.py --onnx FILE --config config.json --eos 1,2 --threads 1 \
         --new-tokens 128 --runs 3 < prompt_ids.json
 
-Prints one JSON object: the generated ids and, per run, time to first token and decode time.
+Prints one JSON object: the generated ids and, per run, time to first token, decode time and
+the process CPU time of the decode (robust to other jobs preempting this one on a shared machine).
+
+With --serve --prompt FILE it loads and warms up once, then runs one generation per line read
+from stdin and prints one JSON line each, so bench/decode.ts can alternate it with its own runs
+(both engines then see the same background load). The measured loop is the same in both modes.
 """
 
 import argparse
@@ -44,6 +49,7 @@ def greedy(session, config, prompt, new_tokens, eos):
     past_length = 0
     start = time.perf_counter()
     first_token_at = None
+    first_token_cpu = None
     while len(generated) < new_tokens:
         total = past_length + len(ids)
         binding.bind_cpu_input("input_ids", np.array([ids], dtype=np.int64))
@@ -63,12 +69,18 @@ def greedy(session, config, prompt, new_tokens, eos):
         generated.append(token)
         if first_token_at is None:
             first_token_at = time.perf_counter()
+            first_token_cpu = time.process_time()
         if token in eos:
             break
         past_length = total
         ids = [token]
     end = time.perf_counter()
-    return generated, (first_token_at - start) * 1000, (end - first_token_at) * 1000
+    end_cpu = time.process_time()
+    return generated, {
+        "ttftMs": (first_token_at - start) * 1000,
+        "decodeMs": (end - first_token_at) * 1000,
+        "decodeCpuMs": (end_cpu - first_token_cpu) * 1000,
+    }
 
 
 def main():
@@ -78,19 +90,34 @@ def main():
     parser.add_argument("--eos", default="")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--warmup-tokens", type=int, default=4)
+    parser.add_argument("--warmup-runs", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--prompt", help="file with the prompt ids as JSON (default: stdin)")
     args = parser.parse_args()
-    prompt = json.load(sys.stdin)
+    if args.prompt is not None:
+        with open(args.prompt, encoding="utf-8") as f:
+            prompt = json.load(f)
+    else:
+        prompt = json.load(sys.stdin)
     with open(args.config, encoding="utf-8") as f:
         config = json.load(f)
     eos = {int(t) for t in args.eos.split(",") if t}
     session = open_session(args.onnx, args.threads)
-    greedy(session, config, prompt, 4, eos)  # warm-up: allocations and kernel selection
+    for _ in range(args.warmup_runs):
+        greedy(session, config, prompt, args.warmup_tokens, eos)  # warm-up: allocations and kernel selection
+    if args.serve:
+        print(json.dumps({"ready": True, "onnxruntime": ort.__version__}), flush=True)
+        for _ in sys.stdin:
+            tokens, run = greedy(session, config, prompt, args.new_tokens, eos)
+            print(json.dumps({"tokens": tokens, "run": run}), flush=True)
+        return
     runs = []
     tokens = None
     for _ in range(args.runs):
-        tokens, ttft_ms, decode_ms = greedy(session, config, prompt, args.new_tokens, eos)
-        runs.append({"ttftMs": ttft_ms, "decodeMs": decode_ms})
+        tokens, run = greedy(session, config, prompt, args.new_tokens, eos)
+        runs.append(run)
     print(json.dumps({"tokens": tokens, "runs": runs, "onnxruntime": ort.__version__}))
 
 

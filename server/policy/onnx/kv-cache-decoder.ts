@@ -4,6 +4,7 @@
 // whole sequence.
 import * as ort from "onnxruntime-node";
 import type { DecoderShape } from "./model-folder";
+import { StepInputs } from "./step-inputs";
 
 export interface DecoderSessionOptions {
   /** Threads inside one operator; absent = onnxruntime's default (all cores). */
@@ -17,7 +18,10 @@ export interface DecoderSession {
 }
 
 export interface DecoderSequence {
-  /** Runs `ids` after everything run so far and returns the logits of the last position. */
+  /**
+   * Runs `ids` after everything run so far and returns the logits of the last position: an array
+   * of this call's own (later calls do not change it), which the caller may modify.
+   */
   forward(ids: readonly number[]): Promise<Float32Array>;
   /** Positions in the cache. */
   readonly length: number;
@@ -84,11 +88,19 @@ function newSequence(session: ort.InferenceSession, shape: DecoderShape, io: Dec
     const dims = [1, shape.kvHeads, 0, shape.headDim];
     return io.kvType === "float16" ? new ort.Tensor("float16", new Uint16Array(0), dims) : new ort.Tensor("float32", new Float32Array(0), dims);
   };
-  let past: Record<string, ort.Tensor> = {};
+  // One feeds object for the whole sequence, updated in place: the past entries are replaced by
+  // the step's presents, the int64 inputs are views of buffers that StepInputs reuses.
+  const feeds: Record<string, ort.Tensor> = {};
+  const pastNames: string[] = [];
+  const presentNames: string[] = [];
   for (let i = 0; i < shape.layers; i++) {
-    past[`past_key_values.${i}.key`] = emptyPast();
-    past[`past_key_values.${i}.value`] = emptyPast();
+    for (const part of ["key", "value"]) {
+      pastNames.push(`past_key_values.${i}.${part}`);
+      presentNames.push(`present.${i}.${part}`);
+      feeds[`past_key_values.${i}.${part}`] = emptyPast();
+    }
   }
+  const inputs = new StepInputs();
   let length = 0;
 
   return {
@@ -97,24 +109,15 @@ function newSequence(session: ort.InferenceSession, shape: DecoderShape, io: Dec
     },
     async forward(ids) {
       if (ids.length === 0) throw new Error("forward needs at least one token");
-      const total = length + ids.length;
-      const feeds: Record<string, ort.Tensor> = {
-        ...past,
-        input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]),
-        attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
-      };
-      if (io.hasPositionIds) {
-        const positions = BigInt64Array.from({ length: ids.length }, (_, k) => BigInt(length + k));
-        feeds.position_ids = new ort.Tensor("int64", positions, [1, ids.length]);
-      }
+      const step = inputs.next(ids, length);
+      feeds.input_ids = step.inputIds;
+      feeds.attention_mask = step.attentionMask;
+      if (io.hasPositionIds) feeds.position_ids = step.positionIds;
       const out = await session.run(feeds);
-      const next: Record<string, ort.Tensor> = {};
-      for (let i = 0; i < shape.layers; i++) {
-        next[`past_key_values.${i}.key`] = out[`present.${i}.key`];
-        next[`past_key_values.${i}.value`] = out[`present.${i}.value`];
-      }
-      past = next;
-      length = total;
+      // The presents come back as JavaScript-owned copies, so feeding them as the next past
+      // costs no further copy (onnxruntime-node wraps an input's memory as is).
+      for (let k = 0; k < pastNames.length; k++) feeds[pastNames[k]] = out[presentNames[k]];
+      length += ids.length;
       return lastLogits(out.logits, shape.vocabSize);
     },
   };
@@ -126,7 +129,9 @@ function lastLogits(logits: ort.Tensor, configVocab: number): Float32Array {
   const positions = logits.dims.length === 3 ? logits.dims[1] : 1;
   if (vocab < configVocab) throw new Error(`logits have ${vocab} entries, config.json says vocab_size ${configVocab}`);
   const start = (positions - 1) * vocab;
-  if (logits.type === "float32") return (logits.data as Float32Array).slice(start, start + vocab);
+  // A view, not a copy: the output buffer belongs to this step alone (a 600 KB copy per token
+  // at a 150k vocabulary otherwise); the sampler may change it in place.
+  if (logits.type === "float32") return (logits.data as Float32Array).subarray(start, start + vocab);
   if (logits.type === "float16") return halfToFloat((logits.data as Uint16Array).subarray(start, start + vocab));
   throw new Error(`logits of type ${logits.type} are not supported`);
 }
