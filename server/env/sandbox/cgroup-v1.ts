@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
+import { killUntilEmpty, sigkillEach } from "./kill-members";
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
 
@@ -187,22 +188,9 @@ export class RunCgroup {
    * so repeated sweeps converge; gives up (and says so) after `deadlineMs`.
    */
   async killAll(deadlineMs = 5_000): Promise<boolean> {
-    const until = Date.now() + deadlineMs;
-    // Right after a normal exit the namespace's last tasks are still being reaped: poll fast at first.
-    for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
-      const members = await this.members();
-      if (members.length === 0) return true;
-      for (const pid of members) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      if (Date.now() > until) return false;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
+    return killUntilEmpty(() => this.members(), sigkillEach, deadlineMs);
   }
+
 
   async usage(): Promise<RunCgroupUsage> {
     if (!this.memoryDir) return { oomKilled: false };

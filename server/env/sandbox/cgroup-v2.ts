@@ -19,6 +19,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { removeGroupDir, removeGroupsOfDeadProcesses, type RunCgroupLimits, type RunCgroupUsage } from "./cgroup-v1";
 import { findOnPath } from "./interpreter";
+import { killUntilEmpty, sigkillEach } from "./kill-members";
 
 /** The controllers a run needs, in the order the report names them. */
 const WANTED = ["memory", "pids"] as const;
@@ -479,31 +480,18 @@ export class RunCgroupV2 {
    * in flight included; older kernels get SIGKILL sweeps, which the pids cap makes converge.
    */
   async killAll(deadlineMs = 5_000): Promise<boolean> {
-    const until = Date.now() + deadlineMs;
     const killFile = join(this.dir, "cgroup.kill");
-    const hasKill = existsSync(killFile);
-    for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
-      const members = await this.members();
-      if (members.length === 0) return true;
-      if (hasKill) {
-        try {
-          writeFileSync(killFile, "1");
-        } catch {
-          // removed meanwhile
-        }
-      } else {
-        for (const pid of members) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
+    if (!existsSync(killFile)) return killUntilEmpty(() => this.members(), sigkillEach, deadlineMs);
+    const killGroup = () => {
+      try {
+        writeFileSync(killFile, "1");
+      } catch {
+        // removed meanwhile
       }
-      if (Date.now() > until) return false;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
+    };
+    return killUntilEmpty(() => this.members(), killGroup, deadlineMs);
   }
+
 
   async usage(): Promise<RunCgroupUsage> {
     if (!this.memory) return { oomKilled: false };

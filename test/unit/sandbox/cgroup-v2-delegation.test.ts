@@ -5,10 +5,10 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { sandboxGroupName } from "../../../server/env/sandbox/cgroup-v1";
+import { mountCgroup2, removeCgroupTree } from "./cgroup2-mount";
 
 const ROOT = resolve(__dirname, "..", "..", "..");
 const CHILD = join(__dirname, "cgroup-v2-delegated-child.ts");
@@ -31,13 +31,7 @@ function controllersOf(dir: string, file = "cgroup.controllers"): string[] {
 
 before(() => {
   if (skip) return;
-  const folder = mkdtempSync(join(tmpdir(), "rlef-cgroup2-"));
-  try {
-    execFileSync("mount", ["-t", "cgroup2", "none", folder]);
-  } catch (error) {
-    rmdirSync(folder);
-    throw error;
-  }
+  const folder = mountCgroup2();
   mountPoint = folder; // set only once mounted: after() unmounts exactly then
   testRoot = join(mountPoint, `rlef-delegation-test-${process.pid}`);
   mkdirSync(testRoot);
@@ -56,18 +50,7 @@ after(async () => {
       // gone
     }
   }
-  const removeTree = async (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) await removeTree(join(dir, entry.name));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        return;
-      } catch (error) {
-        if (attempt > 100) throw error; // EBUSY while the kernel reaps the last member
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  };
+  const removeTree = removeCgroupTree;
   if (existsSync(testRoot)) await removeTree(testRoot);
   execFileSync("umount", [mountPoint]);
   rmdirSync(mountPoint);

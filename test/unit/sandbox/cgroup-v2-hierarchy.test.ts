@@ -5,25 +5,19 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sandboxGroupName } from "../../../server/env/sandbox/cgroup-v1";
 import { parseCgroup2Mounts, parseUnifiedCgroupPath, RunCgroupV2, setUpCgroupV2, tearDownCgroupV2 } from "../../../server/env/sandbox/cgroup-v2";
 import { launcherArgv, probeFileBlockBytes } from "../../../server/env/sandbox/launcher";
+import { mountCgroup2 } from "./cgroup2-mount";
 
 const skip = process.platform !== "linux" || process.getuid?.() !== 0 ? "needs Linux and root to mount a cgroup2 file system" : false;
 let mountPoint = "";
 
 before(() => {
   if (skip) return;
-  const folder = mkdtempSync(join(tmpdir(), "rlef-cgroup2-"));
-  try {
-    execFileSync("mount", ["-t", "cgroup2", "none", folder]);
-  } catch (error) {
-    rmdirSync(folder);
-    throw error;
-  }
+  const folder = mountCgroup2();
   mountPoint = folder; // set only once mounted: after() unmounts exactly then
 });
 

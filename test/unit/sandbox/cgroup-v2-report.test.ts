@@ -7,10 +7,10 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { IsolationReport } from "../../../server/env/types";
+import { mountCgroup2, removeCgroupTree } from "./cgroup2-mount";
 
 const ROOT = resolve(__dirname, "..", "..", "..");
 const skip = process.platform !== "linux" || process.getuid?.() !== 0 ? "needs Linux and root for a mount namespace" : false;
@@ -20,30 +20,13 @@ let hostMount = "";
 
 before(() => {
   if (skip) return;
-  const folder = mkdtempSync(join(tmpdir(), "rlef-cgroup2-"));
-  try {
-    execFileSync("mount", ["-t", "cgroup2", "none", folder]);
-  } catch (error) {
-    rmdirSync(folder);
-    throw error;
-  }
+  const folder = mountCgroup2();
   hostMount = folder;
 });
 
 after(async () => {
   if (!hostMount) return;
-  const removeTree = async (dir: string): Promise<void> => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) await removeTree(join(dir, entry.name));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir);
-        return;
-      } catch (error) {
-        if (attempt > 100) throw error; // EBUSY while the kernel reaps the last member
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  };
+  const removeTree = removeCgroupTree;
   for (const name of readdirSync(hostMount)) if (name.startsWith(`rlef-container-test-${process.pid}-`)) await removeTree(join(hostMount, name));
   execFileSync("umount", [hostMount]);
   rmdirSync(hostMount);
