@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     toy = commands.add_parser(
         "toy",
         help="the toy proof that RLEF teaches a tiny model to use execution feedback",
-        description="Secret-number tasks through the real environment service: format-only supervised start, "
+        description="Secret-letter tasks through the real environment service: generic copying pretraining and a "
+        "format-only supervised start, "
         "RLEF with true and with random feedback, solve rates before and after; writes results.json and curves.png.",
     )
     toy.add_argument("--out", required=True, type=Path, help="folder for models, results.json and curves.png")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument("--iterations", type=int, default=None, help="PPO iterations per arm (default: the toy's)")
     toy.add_argument("--eval-episodes", type=int, default=None, help="episodes per solve-rate measurement")
     toy.add_argument("--sft-steps", type=int, default=None, help="steps of the format-only supervised start")
+    toy.add_argument("--copy-steps", type=int, default=None, help="steps of the generic copying pretraining")
     return parser
 
 
@@ -96,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         from rlef_trainer.toy import run_toy_command
 
         return run_toy_command(
-            args.out, args.seed, iterations=args.iterations, eval_episodes=args.eval_episodes, sft_steps=args.sft_steps
+            args.out,
+            args.seed,
+            iterations=args.iterations,
+            eval_episodes=args.eval_episodes,
+            sft_steps=args.sft_steps,
+            copy_steps=args.copy_steps,
         )
     parser.print_help()
     return 0

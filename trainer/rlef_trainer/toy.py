@@ -465,19 +465,20 @@ def run_toy(
 
 
 def run_toy_command(
-    out: Path, seed: int, *, iterations: int | None, eval_episodes: int | None, sft_steps: int | None = None
+    out: Path,
+    seed: int,
+    *,
+    iterations: int | None,
+    eval_episodes: int | None,
+    sft_steps: int | None = None,
+    copy_steps: int | None = None,
 ) -> int:
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()
     # One thread: the sandboxed test runs need the other core.
     torch.set_num_threads(1)
-    kwargs: dict[str, int] = {}
-    if iterations is not None:
-        kwargs["iterations"] = iterations
-    if eval_episodes is not None:
-        kwargs["eval_episodes"] = eval_episodes
-    if sft_steps is not None:
-        kwargs["sft_steps"] = sft_steps
+    given = {"iterations": iterations, "eval_episodes": eval_episodes, "sft_steps": sft_steps, "copy_steps": copy_steps}
+    kwargs = {name: value for name, value in given.items() if value is not None}
     results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)
     return 0 if all(results["findings"].values()) else 1
