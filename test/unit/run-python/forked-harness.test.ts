@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { createSandbox } from "../../../server/env/sandbox";
 import type { Sandbox } from "../../../server/env/sandbox/types";
 import { runPythonFunctionTests } from "../../../server/env/run/python-function";
-import type { FunctionTask, FunctionTestCase, RunReport } from "../../../server/env/types";
+import type { FunctionTestCase, RunReport } from "../../../server/env/types";
+import { squareTask } from "./square-task";
 
 let forked: Sandbox;
 let fresh: Sandbox;
@@ -25,19 +26,6 @@ after(async () => {
 
 const asserts = (...codes: string[]): FunctionTestCase[] => codes.map((code) => ({ kind: "assert", code }));
 
-function squareTask(tests: FunctionTestCase[]): FunctionTask {
-  return {
-    kind: "function",
-    id: "test/square",
-    set: "test",
-    language: "python",
-    prompt: "def square(x):\n",
-    entryPoint: "square",
-    publicTests: tests,
-    privateTests: [],
-    limits: { timeMs: 1500, memoryBytes: 256 * 1024 ** 2 },
-  };
-}
 
 const squareTests = asserts("assert square(1) == 1", "assert square(2) == 4", "assert square(3) == 9");
 

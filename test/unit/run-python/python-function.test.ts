@@ -11,6 +11,7 @@ import { runPythonFunctionTests } from "../../../server/env/run/python-function"
 import type { FunctionTask, FunctionTestCase, RunReport } from "../../../server/env/types";
 import { existsSync } from "node:fs";
 import { pythonFunctionSets } from "../../../server/env/tasks/python-sets";
+import { squareTask } from "./square-task";
 import { resolveBenchmarksRoot } from "../../../server/env/verify/benchmarks-root";
 
 let sandbox: Sandbox;
@@ -20,20 +21,7 @@ before(async () => {
 });
 after(() => sandbox.dispose());
 
-function task(publicTests: FunctionTestCase[], privateTests: FunctionTestCase[] = [], extra: Partial<FunctionTask> = {}): FunctionTask {
-  return {
-    kind: "function",
-    id: "test/square",
-    set: "test",
-    language: "python",
-    prompt: "def square(x):\n",
-    entryPoint: "square",
-    publicTests,
-    privateTests,
-    limits: { timeMs: 1500, memoryBytes: 256 * 1024 ** 2 },
-    ...extra,
-  };
-}
+const task = squareTask;
 
 const asserts = (...codes: string[]): FunctionTestCase[] => codes.map((code) => ({ kind: "assert", code }));
 const run = (t: FunctionTask, code: string, which: "public" | "all" = "all"): Promise<RunReport> =>
