@@ -88,7 +88,10 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     status.running("starting");
     try {
       const reply = await execute(request, runId, context.workspaceState.get<boolean>(CONSENT_KEY) === true);
-      if (!reply) return;
+      if (!reply) {
+        transcript.end(runId, "not run: running model code unisolated was declined");
+        return;
+      }
       lastRunId = reply.runId;
       transcript.end(runId, reply.summary);
       log.info(`run ${runId}: ${reply.summary}${reply.isolation ? ` (sandbox: ${reply.isolation})` : ""}`);

@@ -1,5 +1,7 @@
 // The transcript view of a run: each attempt's streamed answer, its test results and the feedback the
 // model got next. A webview (media/transcript.js renders it); events arrive from the server as they happen.
+// A message posted before the webview's script listens is lost (code-server drops it), so nothing is sent
+// until the script says "ready"; then the whole backlog of the run is sent, and again after any reload.
 import * as vscode from "vscode";
 import type { AgentEvent } from "../server/agent/agent";
 
@@ -9,6 +11,8 @@ export class TranscriptPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   /** Everything of the current run, replayed when the panel is (re)opened. */
   private backlog: PanelMessage[] = [];
+  /** Whether the panel's script has said it listens. */
+  private ready = false;
 
   constructor(private readonly extensionUri: vscode.Uri) {}
 
@@ -18,8 +22,8 @@ export class TranscriptPanel implements vscode.Disposable {
   }
 
   event(runId: string, event: AgentEvent): void {
-    // The trajectory inside "done" repeats everything; the panel only needs to know the run ended.
-    this.post(event.type === "done" ? { type: "end", runId, summary: event.trajectory.outcome } : { type: "event", runId, event });
+    // "done" repeats the whole trajectory; the run's end is posted by `end`, with the reply's summary.
+    if (event.type !== "done") this.post({ type: "event", runId, event });
   }
 
   end(runId: string, summary: string): void {
@@ -46,13 +50,21 @@ export class TranscriptPanel implements vscode.Disposable {
 <link rel="stylesheet" href="${style}"><title>RLEF Transcript</title></head>
 <body><main id="transcript"><p class="empty">No run yet. Run "RLEF: Solve Problem in This File" or "RLEF: Fix Until Tests Pass".</p></main>
 <script nonce="${nonce}" src="${script}"></script></body></html>`;
-    this.panel.onDidDispose(() => (this.panel = undefined));
-    for (const m of this.backlog) void webview.postMessage(m);
+    this.ready = false;
+    webview.onDidReceiveMessage((m: unknown) => {
+      if ((m as { type?: unknown } | null)?.type !== "ready") return;
+      this.ready = true;
+      for (const message of this.backlog) void webview.postMessage(message);
+    });
+    this.panel.onDidDispose(() => {
+      this.panel = undefined;
+      this.ready = false;
+    });
   }
 
   private post(message: PanelMessage): void {
     this.backlog.push(message);
-    if (this.panel) void this.panel.webview.postMessage(message);
+    if (this.panel && this.ready) void this.panel.webview.postMessage(message);
   }
 
   dispose(): void {

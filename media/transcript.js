@@ -1,4 +1,5 @@
 // Renders the transcript of an RLEF run from the messages the extension posts.
+/* global acquireVsCodeApi */
 (function () {
   const root = document.getElementById("transcript");
   let turns = new Map();
@@ -69,4 +70,7 @@
       }
     }
   });
+
+  // The extension sends nothing until this: messages posted before a listener exists are lost.
+  acquireVsCodeApi().postMessage({ type: "ready" });
 })();

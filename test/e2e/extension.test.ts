@@ -96,14 +96,21 @@ test("the bundled ONNX demo policy streams tokens and every attempt gets a real 
     await startRun(s.page, "RLEF: Solve Problem in This File");
     const frame = await transcriptFrame(s.page, /Result: /, 180_000);
     await s.shot("demo-1-transcript");
+    // Every assertion message carries the whole transcript, so a failure says what the run showed.
+    const shown = `\n--- transcript ---\n${await frame.locator("#transcript").innerText()}\n--- server log (tail) ---\n${s.serverLog().slice(-4000)}\n---`;
+    assert.doesNotMatch(shown, /Result: error/, `the run ended in an error${shown}`);
+    // The first messages of a run reach the panel too (a panel opened by the run must not drop them).
+    assert.doesNotMatch(shown, /No run yet/, `the run's start reached the panel${shown}`);
+    assert.match(shown, /Attempt 1 of 3/, `attempt 1's start reached the panel${shown}`);
+    assert.equal(shown.match(/Result: /g)?.length, 1, `one result line${shown}`);
     const sections = frame.locator("section.turn");
     const count = await sections.count();
-    assert.ok(count >= 1 && count <= 3, `1 to 3 attempts, got ${count}`);
+    assert.ok(count >= 1 && count <= 3, `1 to 3 attempts, got ${count}${shown}`);
     for (let i = 0; i < count; i++) {
       const answer = (await sections.nth(i).locator("pre.answer").textContent()) ?? "";
-      assert.ok(answer.length > 0, `attempt ${i + 1} streamed tokens`);
+      assert.ok(answer.length > 0, `attempt ${i + 1} streamed tokens${shown}`);
       const verdict = await sections.nth(i).locator("p.invalid, p.tests").count();
-      assert.equal(verdict, 1, `attempt ${i + 1} has a verdict (invalid response or sandbox test results)`);
+      assert.equal(verdict, 1, `attempt ${i + 1} has a verdict (invalid response or sandbox test results)${shown}`);
     }
     // The run ends in a diff to review or an explicit "no valid code" outcome.
     const diffTab = s.page.locator('.tab[aria-label*="RLEF proposal: sum.py"]');
