@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument("--eval-episodes", type=int, default=None, help="episodes per solve-rate measurement")
     toy.add_argument("--sft-steps", type=int, default=None, help="steps of the format-only supervised start")
     toy.add_argument("--copy-steps", type=int, default=None, help="steps of the generic copying pretraining")
+    toy.add_argument(
+        "--instruction-steps", type=int, default=None, help="steps of the instruction copying (named-letter problems)"
+    )
     return parser
 
 
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_episodes=args.eval_episodes,
             sft_steps=args.sft_steps,
             copy_steps=args.copy_steps,
+            instruction_steps=args.instruction_steps,
         )
     parser.print_help()
     return 0

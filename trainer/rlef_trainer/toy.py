@@ -7,9 +7,11 @@ failed attempt, where the environment's wrong-answer item shows the expected out
 ordinary stdio task records played by `server/env` in its sandbox through the WebSocket service;
 this module never judges an answer.
 
-    1. a tiny Qwen2 model gets a generic skill, copying from its context (repeated random token
-       strings: no chat, no task text), then the answer format by a short supervised step on
-       single-turn examples (a random secret in ```python\\nprint("X")\\n```; no feedback turns);
+    1. a tiny Qwen2 model gets generic skills, copying from its context (repeated random token
+       strings: no chat, no task text) and printing a letter its problem statement names
+       ("named letter" problems, single-turn), then the answer format by a short supervised step on
+       single-turn examples (a random secret in ```python\\nprint("X")\\n```, half of them named-letter
+       problems so the copying stays; no feedback turns);
     2. its multi-turn, single-turn and random-feedback solve rates are measured (all near chance);
     3. `train` (the production PPO) runs twice from that model: with the true feedback and with
        the service's random-feedback ablation;
@@ -37,6 +39,17 @@ from rlef_trainer.rollout import EpisodeRequest, collect_rollouts
 SECRET_VALUES = tuple("BCDFGHJKLMNPQRSTVWXZ")
 TOY_SET = "toy-secret"
 STATEMENT = "Print the secret letter."
+# The recipe's second single-turn family, "named letter": the statement itself names the letter to print.
+# It stands in for an instruction-tuned LLM's ability to copy a value its instructions name; it never
+# shows feedback, and the start model trained on it still ignores the feedback (measured before RL).
+NAMED_STATEMENTS = (
+    "Print the letter {x}.",
+    "Write a program that prints {x}.",
+    "Output {x} and nothing else.",
+    "The answer is {x}; print it.",
+    "Your program must print the capital letter {x} on one line.",
+    "Print {x}.",
+)
 MAX_TURNS = 3
 DONORS_PER_EPISODE = 4
 # The fixture's tiny Qwen2 architecture and tokenizer, widened (4 layers, width 128, ~0.7M parameters).
@@ -149,10 +162,81 @@ def generic_copy_pretraining(
     return {"copy_steps": float(steps), "copy_final_loss": loss_value, "copy_accuracy": accuracy}
 
 
-def supervised_format_step(
-    model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int
+def named_prompt(first_prompt: list[dict[str, str]], statement: str) -> list[dict[str, str]]:
+    """The environment's first prompt of the toy with another statement in place of STATEMENT."""
+    if len(first_prompt) != 1 or first_prompt[0]["content"].count(STATEMENT) != 1:
+        raise ValueError("the environment's first prompt does not hold the toy's statement exactly once")
+    return [{**first_prompt[0], "content": first_prompt[0]["content"].replace(STATEMENT, statement)}]
+
+
+def _named_examples(
+    tokenizer: Any, first_prompt: list[dict[str, str]], picks: list[int], templates: list[int]
+) -> list[tuple[list[int], str]]:
+    from rlef_trainer.rollout import first_prompt_ids
+
+    return [
+        (
+            first_prompt_ids(tokenizer, named_prompt(first_prompt, NAMED_STATEMENTS[t].format(x=SECRET_VALUES[k]))),
+            SECRET_VALUES[k],
+        )
+        for k, t in zip(picks, templates, strict=True)
+    ]
+
+
+def instruction_copy_pretraining(
+    model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int = 32
 ) -> dict[str, float]:
-    """Teach the answer format only: single-turn (problem -> ```python print("X")```) with X uniform."""
+    """A generic skill, standing in for an instruction-tuned LLM's: print the letter the statement names.
+
+    Single-turn "named letter" problems (NAMED_STATEMENTS), loss on the letter only, after the answer's
+    fixed opening. No secret, no feedback, no second turn. Accuracy 1.0 within ~50 steps of 32.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(seed + 2)
+    opening = tokenizer.encode(answer_text("X").split("X")[0], add_special_tokens=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    model.train()
+    loss_value = accuracy = 0.0
+    for _ in range(steps):
+        picks = torch.randint(len(SECRET_VALUES), (batch,), generator=generator).tolist()
+        templates = torch.randint(len(NAMED_STATEMENTS), (batch,), generator=generator).tolist()
+        rows = [(p + opening, letter) for p, letter in _named_examples(tokenizer, first_prompt, picks, templates)]
+        width = max(len(p) for p, _ in rows)
+        ids = torch.full((batch, width), tokenizer.pad_token_id)
+        attn = torch.zeros((batch, width), dtype=torch.long)
+        for row, (p, _) in enumerate(rows):
+            ids[row, width - len(p) :] = torch.tensor(p)
+            attn[row, width - len(p) :] = 1
+        target = torch.tensor([tokenizer.convert_tokens_to_ids(letter) for _, letter in rows])
+        positions = (attn.cumsum(-1) - 1).clamp(min=0)
+        logits = model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, -1]
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss_value = loss.item()
+        accuracy = (logits.argmax(-1) == target).float().mean().item()
+    model.eval().save_pretrained(model_dir)
+    return {
+        "instruction_copy_steps": float(steps),
+        "instruction_copy_loss": loss_value,
+        "instruction_copy_accuracy": accuracy,
+    }
+
+
+def supervised_format_step(
+    model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int, named_share: float = 0.5
+) -> dict[str, float]:
+    """Teach the answer format: single-turn examples (problem -> ```python print("X")```), no feedback turns.
+
+    Half (1 - `named_share`) are the toy's own problem with X uniform (nothing in it tells the secret);
+    half are "named letter" problems, so the format step keeps the start model's instruction copying
+    (without them, the uniform answers teach the answer slot to ignore its context altogether).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rlef_trainer.rollout import first_prompt_ids
@@ -161,26 +245,34 @@ def supervised_format_step(
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     generator = torch.Generator().manual_seed(seed)
     prompt = first_prompt_ids(tokenizer, first_prompt)
-    answers = [
-        tokenizer.encode(answer_text(s), add_special_tokens=False) + [tokenizer.eos_token_id] for s in SECRET_VALUES
-    ]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    answers = {
+        s: tokenizer.encode(answer_text(s), add_special_tokens=False) + [tokenizer.eos_token_id] for s in SECRET_VALUES
+    }
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
     model.train()
     loss_value = 0.0
     for _ in range(steps):
         picks = torch.randint(len(SECRET_VALUES), (batch,), generator=generator).tolist()
-        width = len(prompt) + max(len(a) for a in answers)
+        templates = torch.randint(len(NAMED_STATEMENTS), (batch,), generator=generator).tolist()
+        named = torch.rand((batch,), generator=generator) < named_share
+        named_rows = iter(_named_examples(tokenizer, first_prompt, picks, templates))
+        rows = []
+        for k, is_named in zip(picks, named.tolist(), strict=True):
+            p, letter = next(named_rows)
+            rows.append((p, answers[letter]) if is_named else (prompt, answers[SECRET_VALUES[k]]))
+        width = max(len(p) + len(a) for p, a in rows)
         ids = torch.full((batch, width), tokenizer.pad_token_id)
         labels = torch.full((batch, width), -100)
         attn = torch.zeros((batch, width), dtype=torch.long)
-        for row, k in enumerate(picks):
-            seq = prompt + answers[k]
+        for row, (p, a) in enumerate(rows):
+            seq = p + a
             ids[row, : len(seq)] = torch.tensor(seq)
             attn[row, : len(seq)] = 1
-            labels[row, len(prompt) : len(seq)] = torch.tensor(answers[k])
+            labels[row, len(p) : len(seq)] = torch.tensor(a)
         loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
         optimizer.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         loss_value = loss.item()
     model.eval().save_pretrained(model_dir)
@@ -334,6 +426,7 @@ def run_toy(
     eval_episodes: int = 200,
     sft_steps: int = 150,
     copy_steps: int = 150,
+    instruction_steps: int = 150,
     log: Any = print,
 ) -> dict[str, Any]:
     """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results."""
@@ -353,6 +446,8 @@ def run_toy(
         model_dir = build_start_model(out / "start-model", seed)
         copying = generic_copy_pretraining(model_dir, seed, copy_steps)
         log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
+        copying |= instruction_copy_pretraining(model_dir, prompt, seed, instruction_steps)
+        log(f"[toy] instruction copying (named-letter problems): {copying} ({time.perf_counter() - started:.0f}s)")
         sft = supervised_format_step(model_dir, prompt, seed, sft_steps, 32)
         log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
 
@@ -473,13 +568,20 @@ def run_toy_command(
     eval_episodes: int | None,
     sft_steps: int | None = None,
     copy_steps: int | None = None,
+    instruction_steps: int | None = None,
 ) -> int:
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()
     # One thread: the sandboxed test runs need the other core.
     torch.set_num_threads(1)
-    given = {"iterations": iterations, "eval_episodes": eval_episodes, "sft_steps": sft_steps, "copy_steps": copy_steps}
+    given = {
+        "iterations": iterations,
+        "eval_episodes": eval_episodes,
+        "sft_steps": sft_steps,
+        "copy_steps": copy_steps,
+        "instruction_steps": instruction_steps,
+    }
     kwargs = {name: value for name, value in given.items() if value is not None}
     results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)
     return 0 if all(results["findings"].values()) else 1
