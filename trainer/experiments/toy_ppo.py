@@ -1,0 +1,61 @@
+"""The toy's true-feedback PPO arm alone, from a built start model, with another learning rate or thread count.
+
+`rlef-train toy` builds the start model, evaluates, and runs both arms at the toy's fixed settings;
+this runs just the production `train` on the toy's episodes (through the real environment service)
+and prints each iteration, for sweeps against `copy_probe.py`:
+
+    .venv/bin/rlef-train toy --out /tmp/toyA --seed 0 --iterations 30 --eval-episodes 100
+    .venv/bin/python trainer/experiments/toy_ppo.py --start /tmp/toyA/start-model --out /tmp/ppo \
+        --lr 2e-4 --iterations 70 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from pathlib import Path
+
+import torch
+
+from rlef_trainer import toy
+from rlef_trainer.env_client import EnvClient
+from rlef_trainer.env_service import start_env_service
+from rlef_trainer.models import load_models
+from rlef_trainer.train import train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=Path, required=True, help="a start model folder written by `rlef-train toy`")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--lr", type=float, required=True)
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    from transformers.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not (args.out / "start-model").exists():
+        shutil.copytree(args.start, args.out / "start-model")
+    config = toy.toy_config(args.out, args.seed, random_feedback=False, iterations=args.iterations)
+    config = dataclasses.replace(config, lr=args.lr)
+    with start_env_service() as service, EnvClient(service.url, service.token) as env:
+        models = load_models(config)
+
+        def report(i: int, m: dict[str, float], _rollouts: object) -> None:
+            print(
+                f"iteration {i}: solve rate {m['solve_rate']:.3f}, turns {m['mean_turns']:.2f}, "
+                f"KL/turn {m['kl_per_turn']:.3f}, approx KL {m['approx_kl']:.4f}, entropy {m['entropy']:.3f} "
+                f"({m['iteration_seconds']:.1f}s)",
+                flush=True,
+            )
+
+        train(config, models, env, toy.SecretEpisodes(), resume=False, on_iteration=report)
+
+
+if __name__ == "__main__":
+    main()
