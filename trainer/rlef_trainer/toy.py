@@ -42,6 +42,9 @@ STATEMENT = "Print the secret letter."
 # The recipe's second single-turn family, "named letter": the statement itself names the letter to print.
 # It stands in for an instruction-tuned LLM's ability to copy a value its instructions name; it never
 # shows feedback, and the start model trained on it still ignores the feedback (measured before RL).
+# The supervised steps shift each example's position ids by a random 0..POSITION_SHIFT, so the answer
+# format is not tied to where the first turn's answer starts (a retry's answer starts hundreds later).
+POSITION_SHIFT = 400
 NAMED_STATEMENTS = (
     "Print the letter {x}.",
     "Write a program that prints {x}.",
@@ -184,7 +187,12 @@ def _named_examples(
 
 
 def instruction_copy_pretraining(
-    model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int = 32
+    model_dir: Path,
+    first_prompt: list[dict[str, str]],
+    seed: int,
+    steps: int,
+    batch: int = 32,
+    position_shift: int = POSITION_SHIFT,
 ) -> dict[str, float]:
     """A generic skill, standing in for an instruction-tuned LLM's: print the letter the statement names.
 
@@ -211,7 +219,8 @@ def instruction_copy_pretraining(
             ids[row, width - len(p) :] = torch.tensor(p)
             attn[row, width - len(p) :] = 1
         target = torch.tensor([tokenizer.convert_tokens_to_ids(letter) for _, letter in rows])
-        positions = (attn.cumsum(-1) - 1).clamp(min=0)
+        shift = torch.randint(position_shift + 1, (batch, 1), generator=generator)
+        positions = (attn.cumsum(-1) - 1).clamp(min=0) + shift
         logits = model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, -1]
         loss = torch.nn.functional.cross_entropy(logits, target)
         optimizer.zero_grad()
@@ -229,7 +238,13 @@ def instruction_copy_pretraining(
 
 
 def supervised_format_step(
-    model_dir: Path, first_prompt: list[dict[str, str]], seed: int, steps: int, batch: int, named_share: float = 0.5
+    model_dir: Path,
+    first_prompt: list[dict[str, str]],
+    seed: int,
+    steps: int,
+    batch: int,
+    named_share: float = 0.5,
+    position_shift: int = POSITION_SHIFT,
 ) -> dict[str, float]:
     """Teach the answer format: single-turn examples (problem -> ```python print("X")```), no feedback turns.
 
@@ -269,7 +284,8 @@ def supervised_format_step(
             ids[row, : len(seq)] = torch.tensor(seq)
             attn[row, : len(seq)] = 1
             labels[row, len(p) : len(seq)] = torch.tensor(a)
-        loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
+        positions = torch.arange(width)[None, :] + torch.randint(position_shift + 1, (batch, 1), generator=generator)
+        loss = model(input_ids=ids, attention_mask=attn, position_ids=positions, labels=labels).loss
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
