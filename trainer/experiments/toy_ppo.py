@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minibatch-size", type=int, default=None, help="episodes per optimiser step")
+    parser.add_argument("--ppo-epochs", type=int, default=None, help="passes over each iteration's episodes")
     args = parser.parse_args()
     from transformers.utils.logging import disable_progress_bar
 
@@ -43,6 +45,10 @@ def main() -> None:
         shutil.copytree(args.start, args.out / "start-model")
     config = toy.toy_config(args.out, args.seed, random_feedback=False, iterations=args.iterations)
     config = dataclasses.replace(config, lr=args.lr)
+    if args.minibatch_size is not None:
+        config = dataclasses.replace(config, minibatch_size=args.minibatch_size)
+    if args.ppo_epochs is not None:
+        config = dataclasses.replace(config, ppo_epochs=args.ppo_epochs)
     with start_env_service() as service, EnvClient(service.url, service.token) as env:
         models = load_models(config)
 
