@@ -42,9 +42,6 @@ STATEMENT = "Print the secret letter."
 # The recipe's second single-turn family, "named letter": the statement itself names the letter to print.
 # It stands in for an instruction-tuned LLM's ability to copy a value its instructions name; it never
 # shows feedback, and the start model trained on it still ignores the feedback (measured before RL).
-# The supervised steps shift each example's position ids by a random 0..POSITION_SHIFT, so the answer
-# format is not tied to where the first turn's answer starts (a retry's answer starts hundreds later).
-POSITION_SHIFT = 400
 NAMED_STATEMENTS = (
     "Print the letter {x}.",
     "Write a program that prints {x}.",
@@ -53,6 +50,9 @@ NAMED_STATEMENTS = (
     "Your program must print the capital letter {x} on one line.",
     "Print {x}.",
 )
+# The supervised steps shift each example's position ids by a random 0..POSITION_SHIFT, so the answer
+# format is not tied to where the first turn's answer starts (a retry's answer starts hundreds later).
+POSITION_SHIFT = 400
 MAX_TURNS = 3
 DONORS_PER_EPISODE = 4
 # The fixture's tiny Qwen2 architecture and tokenizer, widened (4 layers, width 128, ~0.7M parameters).
