@@ -41,7 +41,8 @@ writeFileSync(join(stage, "package.json"), JSON.stringify(manifest, null, 2) + "
 for (const f of ["README.md", "LICENSE"]) copy(f);
 copy("dist", "dist", (src) => !src.endsWith(".map"));
 copy("media");
-copy("models/demo");
+// The demo model as the extension runs it (ONNX); its safetensors copy is for the trainer's check only.
+copy("models/demo", "models/demo", (src) => !src.endsWith(".safetensors"));
 
 // onnxruntime-node: its loader and this platform's binaries only; its install-time dependencies dropped.
 const ort = "node_modules/onnxruntime-node";

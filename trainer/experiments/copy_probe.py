@@ -25,27 +25,6 @@ import torch
 from rlef_trainer import toy
 from rlef_trainer.env_client import EnvClient
 from rlef_trainer.env_service import start_env_service
-from rlef_trainer.rollout import first_prompt_ids
-
-
-def turn_two_contexts(env: EnvClient) -> dict[tuple[str, str], list[dict[str, str]]]:
-    """The service's turn-two messages for every (secret, wrong first guess) pair."""
-    pairs = [(q, g) for q in toy.SECRET_VALUES for g in toy.SECRET_VALUES if g != q]
-    resets = env.reset_batch(
-        [{"task": toy.secret_task(i, q), "options": {"maxTurns": toy.MAX_TURNS}} for i, (q, _) in enumerate(pairs)]
-    )
-    steps = env.step_batch(
-        [{"episodeId": r["episodeId"], "response": toy.answer_text(g)} for r, (_, g) in zip(resets, pairs, strict=True)]
-    )
-    contexts = {}
-    for reset, step, (q, g) in zip(resets, steps, pairs, strict=True):
-        env.request({"type": "close", "episodeId": reset["episodeId"]}, "close")
-        contexts[(q, g)] = [
-            *reset["observation"]["messages"],
-            {"role": "assistant", "content": toy.answer_text(g)},
-            *step["observation"]["messages"],
-        ]
-    return contexts
 
 
 def main() -> None:
@@ -63,7 +42,7 @@ def main() -> None:
 
     with start_env_service() as service, EnvClient(service.url, service.token) as env:
         prompt = toy.first_observation(env)
-        contexts = turn_two_contexts(env)
+        contexts = toy.turn_two_contexts(env)
     model_dir = toy.build_start_model(args.out / "start-model", args.seed)
     print(toy.generic_copy_pretraining(model_dir, args.seed, 150))
     if args.recipe == "named":
@@ -75,23 +54,13 @@ def main() -> None:
     )
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    opening = tokenizer.encode(toy.answer_text("X").split("X")[0], add_special_tokens=False)
     letters = torch.tensor([tokenizer.convert_tokens_to_ids(x) for x in toy.SECRET_VALUES])
     rng = np.random.default_rng(args.seed)
 
     def batch(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         q = rng.integers(0, 20, n)
         g = (q + rng.integers(1, 20, n)) % 20
-        seqs = [
-            first_prompt_ids(tokenizer, contexts[(toy.SECRET_VALUES[a], toy.SECRET_VALUES[b])]) + opening
-            for a, b in zip(q, g, strict=True)
-        ]
-        width = max(map(len, seqs))
-        ids = torch.full((n, width), tokenizer.pad_token_id)
-        attn = torch.zeros((n, width), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, width - len(s) :] = torch.tensor(s)
-            attn[i, width - len(s) :] = 1
+        ids, attn, _ = toy.retry_batch(tokenizer, contexts, q, g)
         return ids, attn, torch.from_numpy(q), torch.from_numpy(g)
 
     def last_logprobs(ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:

@@ -302,6 +302,83 @@ def first_observation(env: EnvClient) -> list[dict[str, str]]:
     return list(reset["observation"]["messages"])
 
 
+def turn_two_contexts(env: EnvClient) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """The service's turn-two messages for every (secret, wrong guess) pair: 380 episodes, closed after one step."""
+    pairs = [(q, g) for q in SECRET_VALUES for g in SECRET_VALUES if g != q]
+    resets = env.reset_batch(
+        [{"task": secret_task(i, q), "options": {"maxTurns": MAX_TURNS}} for i, (q, _) in enumerate(pairs)]
+    )
+    steps = env.step_batch(
+        [{"episodeId": r["episodeId"], "response": answer_text(g)} for r, (_, g) in zip(resets, pairs, strict=True)]
+    )
+    contexts = {}
+    for reset, step, (q, g) in zip(resets, steps, pairs, strict=True):
+        env.request({"type": "close", "episodeId": reset["episodeId"]}, "close")
+        contexts[(q, g)] = [
+            *reset["observation"]["messages"],
+            {"role": "assistant", "content": answer_text(g)},
+            *step["observation"]["messages"],
+        ]
+    return contexts
+
+
+# A start model must not read the feedback yet, and must answer a retry with a secret letter: on turn-two
+# contexts its (teacher-forced) probability of the expected letter and of repeating its own first guess stay
+# near uniform (1/20), and the letters hold most of the mass. How a tiny model treats a retry it never saw in
+# training varies from draw to draw (2026-11-26, four seeds: two drew P(own guess) 0.38 and 0.57 with
+# P(expected) 0.15), so the recipe draws again (seed + 1000 k) until a draw passes this gate.
+START_GATE = {"p_expected_max": 0.08, "p_own_guess_max": 0.12, "p_letters_min": 0.9}
+START_DRAWS = 6
+
+
+def retry_batch(
+    tokenizer: Any, contexts: dict[tuple[str, str], list[dict[str, str]]], secret: np.ndarray, guess: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left-padded turn-two prompts (secret index, wrong-guess index) ending in the retry's opening
+    ```python\nprint(", so the next token is the retry's letter: input ids, attention mask, position ids."""
+    from rlef_trainer.rollout import first_prompt_ids
+
+    opening = tokenizer.encode(answer_text("X").split("X")[0], add_special_tokens=False)
+    rows = [
+        first_prompt_ids(tokenizer, contexts[(SECRET_VALUES[q], SECRET_VALUES[g])]) + opening
+        for q, g in zip(secret, guess, strict=True)
+    ]
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row) :] = torch.tensor(row)
+        attn[i, width - len(row) :] = 1
+    return ids, attn, (attn.cumsum(-1) - 1).clamp(min=0)
+
+
+def retry_letter_probe(
+    model: Any, tokenizer: Any, contexts: dict[tuple[str, str], list[dict[str, str]]], count: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """Teacher-forced probabilities of the retry's letter on `count` random (secret, wrong guess) pairs."""
+    letters = torch.tensor([tokenizer.convert_tokens_to_ids(x) for x in SECRET_VALUES])
+    rng = np.random.default_rng(seed)
+    secret = rng.integers(0, len(SECRET_VALUES), count)
+    guess = (secret + rng.integers(1, len(SECRET_VALUES), count)) % len(SECRET_VALUES)
+    ids, attn, positions = retry_batch(tokenizer, contexts, secret, guess)
+    with torch.no_grad():
+        probs = torch.softmax(model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, -1], -1)
+    index = torch.arange(count)
+    return {
+        "p_expected": float(probs[index, letters[torch.from_numpy(secret)]].mean()),
+        "p_own_guess": float(probs[index, letters[torch.from_numpy(guess)]].mean()),
+        "p_letters": float(probs[:, letters].sum(-1).mean()),
+    }
+
+
+def passes_start_gate(probe: dict[str, float]) -> bool:
+    return (
+        probe["p_expected"] <= START_GATE["p_expected_max"]
+        and probe["p_own_guess"] <= START_GATE["p_own_guess_max"]
+        and probe["p_letters"] >= START_GATE["p_letters_min"]
+    )
+
+
 def solve_rate(
     env: EnvClient, model: Any, tokenizer: Any, episodes: int, *, max_turns: int, random_feedback: bool, seed: int
 ) -> dict[str, float]:
@@ -362,9 +439,9 @@ def toy_config(out_dir: Path, seed: int, *, random_feedback: bool, iterations: i
         warmup_steps=2,
         adam_betas=(0.9, 0.99),
         max_grad_norm=1.0,
-        rollouts_per_iteration=64,
-        minibatch_size=16,
-        ppo_epochs=2,
+        rollouts_per_iteration=128,
+        minibatch_size=128,
+        ppo_epochs=1,
         generation_batch_size=256,
         max_turns=MAX_TURNS,
         max_new_tokens=16,
@@ -438,8 +515,8 @@ def run_toy(
     out_dir: str | Path,
     seed: int,
     *,
-    iterations: int = 30,
-    eval_episodes: int = 200,
+    iterations: int = 25,
+    eval_episodes: int = 300,
     sft_steps: int = 150,
     copy_steps: int = 150,
     instruction_steps: int = 150,
@@ -454,18 +531,39 @@ def run_toy(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    # One torch thread: the sandboxed test runs need the other core, and the toy's numbers (and its 3-seed
+    # check) were measured this way; the thread count changes floating-point sums and so the whole run.
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     episodes_started = 0
     with start_env_service() as service, EnvClient(service.url, service.token) as env:
         prompt = first_observation(env)
         episodes_started += 1
-        model_dir = build_start_model(out / "start-model", seed)
-        copying = generic_copy_pretraining(model_dir, seed, copy_steps)
-        log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
-        copying |= instruction_copy_pretraining(model_dir, prompt, seed, instruction_steps)
-        log(f"[toy] instruction copying (named-letter problems): {copying} ({time.perf_counter() - started:.0f}s)")
-        sft = supervised_format_step(model_dir, prompt, seed, sft_steps, 32)
-        log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
+        contexts = turn_two_contexts(env)
+        episodes_started += len(contexts)
+        draws: list[dict[str, Any]] = []
+        for draw in range(START_DRAWS):
+            draw_seed = seed + 1000 * draw
+            model_dir = build_start_model(out / "start-model", draw_seed)
+            copying = generic_copy_pretraining(model_dir, draw_seed, copy_steps)
+            log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
+            copying |= instruction_copy_pretraining(model_dir, prompt, draw_seed, instruction_steps)
+            log(f"[toy] instruction copying (named-letter problems): {copying} ({time.perf_counter() - started:.0f}s)")
+            sft = supervised_format_step(model_dir, prompt, draw_seed, sft_steps, 32)
+            log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            probe = retry_letter_probe(
+                AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval(),
+                AutoTokenizer.from_pretrained(model_dir),
+                contexts,
+            )
+            draws.append({"seed": draw_seed, **probe, "accepted": passes_start_gate(probe)})
+            log(f"[toy] start draw {draw + 1} (seed {draw_seed}), teacher-forced on retries: {json.dumps(draws[-1])}")
+            if draws[-1]["accepted"]:
+                break
+        else:
+            raise RuntimeError(f"no start model passed the gate {START_GATE} in {START_DRAWS} draws: {draws}")
 
         curves: dict[str, list[dict[str, float]]] = {}
         evaluations: dict[str, Any] = {}
@@ -559,6 +657,8 @@ def run_toy(
         "findings": findings,
         "sft": sft,
         "copy_pretraining": copying,
+        "start_gate": START_GATE,
+        "start_draws": draws,
         "service": {
             "episodes": stats["resets"],
             "steps": stats["steps"],
@@ -589,8 +689,6 @@ def run_toy_command(
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()
-    # One thread: the sandboxed test runs need the other core.
-    torch.set_num_threads(1)
     given = {
         "iterations": iterations,
         "eval_episodes": eval_episodes,

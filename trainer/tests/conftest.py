@@ -23,7 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The toy learning run (minutes) is its own stage: it runs only when `-m toy` selects it. Elsewhere it is
-    # deselected, which pytest reports in its summary line ("1 deselected"); .ci/run says why it is not run.
+    # deselected, which pytest reports in its summary line ("1 deselected"); .ci/run runs it as its own stage.
     if "toy" in (config.getoption("-m") or ""):
         return
     toy = [item for item in items if "toy" in item.keywords]

@@ -33,3 +33,38 @@ def test_every_named_statement_names_its_letter_once_and_differs_from_the_secret
     for template in toy.NAMED_STATEMENTS:
         text = template.format(x="Q")
         assert text.count("Q") == 1 and text != toy.STATEMENT
+
+
+@pytest.mark.parametrize(
+    ("probe", "accepted"),
+    [
+        ({"p_expected": 0.05, "p_own_guess": 0.05, "p_letters": 0.99}, True),
+        ({"p_expected": 0.08, "p_own_guess": 0.12, "p_letters": 0.9}, True),
+        ({"p_expected": 0.15, "p_own_guess": 0.05, "p_letters": 0.99}, False),  # reads the feedback already
+        ({"p_expected": 0.05, "p_own_guess": 0.57, "p_letters": 0.99}, False),  # repeats its own guess
+        ({"p_expected": 0.01, "p_own_guess": 0.01, "p_letters": 0.36}, False),  # does not answer with a letter
+    ],
+)
+def test_the_start_gate_accepts_only_a_model_that_neither_reads_the_feedback_nor_repeats(
+    probe: dict[str, float], accepted: bool
+) -> None:
+    assert toy.passes_start_gate(probe) is accepted
+
+
+def test_a_retry_batch_ends_each_row_at_the_retry_letter(tiny_model_dir) -> None:
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    contexts = {
+        (q, g): [*PROMPT, {"role": "assistant", "content": toy.answer_text(g)}, {"role": "user", "content": f"exp {q}"}]
+        for q, g in (("Q", "G"), ("B", "Z"))
+    }
+    secret, guess = np.array([toy.SECRET_VALUES.index("Q"), 0]), np.array([toy.SECRET_VALUES.index("G"), 19])
+    ids, attn, positions = toy.retry_batch(tokenizer, contexts, secret, guess)
+    opening = tokenizer.encode('```python\nprint("', add_special_tokens=False)
+    for row in range(2):
+        assert ids[row, -len(opening) :].tolist() == opening
+        assert positions[row, -1].item() == attn[row].sum().item() - 1
+    assert "exp Q" in tokenizer.decode(ids[0][attn[0].bool()].tolist())
+    assert 'print("Z")' in tokenizer.decode(ids[1][attn[1].bool()].tolist()), "row 1 is the (B, Z) context"
