@@ -19,22 +19,33 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import torch
+import transformers
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trainer"))
 
 from rlef_trainer.config import RLEFConfig
 from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
-from rlef_trainer.models import build_models
+from rlef_trainer.models import build_models, make_optimizer
 from rlef_trainer.ppo_step import RolloutBatch, ppo_update, score_rollouts
-from rlef_trainer.train import make_optimizer
+from rlef_trainer.rollout import sample_responses
+from rlef_trainer.sampler import StaticSampler
 
 # Dense bf16 peak (no sparsity) by device name; H100 SXM and H200 share the Hopper tensor-core peak.
-PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "4090": 165e12}
+PEAK_BF16_FLOPS = {
+    "H100": 989e12,
+    "H200": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "4090": 165e12,
+}
 
 # The fixture's own geometries (trainer/rlef_trainer/fixtures/model_shapes.py): "smoke" is the tiny one.
 TINY_VOCAB = 1046
@@ -83,34 +94,138 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _prompts(batch: int, prompt: int, vocab: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(3, vocab, (batch, prompt), generator=g)
+
+
 def bench_generate(
-    model: Qwen2ForCausalLM, batch: int, prompt: int, new: int, device: torch.device, static: bool
+    model: Qwen2ForCausalLM,
+    batch: int,
+    prompt: int,
+    new: int,
+    device: torch.device,
+    static: bool,
 ) -> dict[str, float]:
-    ids = torch.randint(3, model.config.vocab_size, (batch, prompt), device=device)
-    kwargs = dict(do_sample=True, temperature=1.0, top_k=0, max_new_tokens=new, min_new_tokens=new, pad_token_id=2)  # noqa: C408
+    """HF generate, the baseline: sampling at temperature 1, exactly `new` tokens per row."""
+    ids = _prompts(batch, prompt, model.config.vocab_size, 1).to(device)
+    kwargs: dict[str, Any] = {
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_k": 0,
+        "max_new_tokens": new,
+        "min_new_tokens": new,
+        "pad_token_id": 2,
+    }
     if static:
         kwargs["cache_implementation"] = "static"
-    model.generate(
-        input_ids=ids[:, :8],
-        attention_mask=torch.ones_like(ids[:, :8]),
-        **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4},
-    )
+    started = time.perf_counter()
+    if static:  # the same call first: transformers compiles the static-cache forward for this shape
+        model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+    else:
+        warm = {**kwargs, "max_new_tokens": 4, "min_new_tokens": 4}
+        model.generate(input_ids=ids[:, :8], attention_mask=torch.ones_like(ids[:, :8]), **warm)
     sync(device)
+    warm_s = time.perf_counter() - started
     start = time.perf_counter()
-    model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
     sync(device)
     seconds = time.perf_counter() - start
+    tokens = int(out.shape[0] * (out.shape[1] - prompt))
     return {
         "batch": batch,
         "prompt_tokens": prompt,
         "new_tokens": new,
+        "tokens": tokens,
+        "warmup_s": warm_s,
         "seconds": seconds,
-        "tokens_per_s": batch * new / seconds,
+        "tokens_per_s": tokens / seconds,
+    }
+
+
+def bench_sampler(
+    model: Qwen2ForCausalLM,
+    batch: int,
+    prompt: int,
+    new: int,
+    device: torch.device,
+    graphs: bool = True,
+) -> dict[str, float]:
+    """The trainer's own rollout sampler (`rollout.sample_responses`, engine "static"), log-probs stored.
+
+    Counts only the tokens it returned with a log-prob (a row that draws the stop id ends early).
+    """
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=2)
+
+    def run(seed: int) -> list[tuple[list[int], list[float], bool]]:
+        prompts = _prompts(batch, prompt, model.config.vocab_size, seed).tolist()
+        if not graphs:
+            sampler = StaticSampler(
+                model,
+                stop_ids={1},
+                pad_id=2,
+                temperature=1.0,
+                top_p=1.0,
+                use_graphs=False,
+            )
+            return sampler.sample(prompts, new, batch)
+        return sample_responses(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=new,
+            temperature=1.0,
+            top_p=1.0,
+            batch_size=batch,
+            device=device,
+            engine="static",
+        )
+
+    started = time.perf_counter()
+    run(2)  # first call for this shape: allocates the static cache and captures the CUDA graph
+    sync(device)
+    warm_s = time.perf_counter() - started
+    start = time.perf_counter()
+    samples = run(3)
+    sync(device)
+    seconds = time.perf_counter() - start
+    tokens = sum(len(ids) for ids, _, _ in samples)
+    if any(len(ids) != len(lps) for ids, lps, _ in samples):
+        raise AssertionError("a sampled token without its log-prob")
+    # the stored log-probs against a teacher-forced forward of the same rows (bf16 on GPU)
+    prompts = _prompts(batch, prompt, model.config.vocab_size, 3)
+    diffs = []
+    with torch.no_grad():
+        for row in range(min(4, batch)):
+            ids, lps, _ = samples[row]
+            full = torch.cat([prompts[row], torch.tensor(ids)]).unsqueeze(0).to(device)
+            logp = torch.log_softmax(model(input_ids=full).logits[0, prompt - 1 : -1].float(), dim=-1)
+            forced = logp.gather(-1, full[0, prompt:].unsqueeze(-1)).squeeze(-1).cpu()
+            diffs.append((forced - torch.tensor(lps)).abs())
+    diff = torch.cat(diffs)
+    return {
+        "batch": batch,
+        "prompt_tokens": prompt,
+        "new_tokens": new,
+        "tokens": tokens,
+        "graphs": graphs,
+        "stopped_rows": sum(stopped for _, _, stopped in samples),
+        "logprob_vs_forward_max_abs": float(diff.max()),
+        "logprob_vs_forward_mean_abs": float(diff.mean()),
+        "warmup_s": warm_s,
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
     }
 
 
 def synthetic_batch(
-    episodes: int, turns: int, prompt: int, response: int, feedback: int, vocab: int, seed: int
+    episodes: int,
+    turns: int,
+    prompt: int,
+    response: int,
+    feedback: int,
+    vocab: int,
+    seed: int,
 ) -> RolloutBatch:
     """Full-length 3-turn episodes: prompt, then per turn a response (policy) and feedback (not policy)."""
     g = torch.Generator().manual_seed(seed)
@@ -120,7 +235,7 @@ def synthetic_batch(
     turn_index = torch.full((episodes, length), -1)
     prompt_ends = []
     pos = prompt
-    for t in range(turns):
+    for _ in range(turns):
         prompt_ends.append(pos - 1)
         policy[:, pos : pos + response] = True
         pos += response + feedback
@@ -131,7 +246,11 @@ def synthetic_batch(
             pos += response + feedback
     rewards = torch.zeros(episodes * turns)
     rewards[turns - 1 :: turns] = torch.where(torch.rand(episodes, generator=g) < 0.3, 1.0, -1.0)
-    behaviour = torch.where(policy, -torch.rand(episodes, length, generator=g) * 3, torch.zeros(episodes, length))
+    behaviour = torch.where(
+        policy,
+        -torch.rand(episodes, length, generator=g) * 3,
+        torch.zeros(episodes, length),
+    )
     return RolloutBatch(
         ids,
         torch.ones_like(ids),
@@ -144,93 +263,256 @@ def synthetic_batch(
     )
 
 
+def count_params(model: Qwen2ForCausalLM) -> tuple[int, int]:
+    """(N of the policy, N of the value network), matmul weights only.
+
+    The policy counts every parameter once: with tied embeddings the table is the LM head's matmul
+    and the lookup costs nothing. The value network is the decoder body and a 1-unit head: no LM
+    head, and its embedding lookup costs nothing, so the table is left out.
+    """
+    total = sum(p.numel() for p in model.parameters())
+    embedding = model.get_input_embeddings().weight.numel()
+    return total, total - embedding + model.config.hidden_size + 1
+
+
 def bench_update(
-    model: Qwen2ForCausalLM, mode: str, args: argparse.Namespace, device: torch.device, peak: float
+    model: Qwen2ForCausalLM,
+    mode: str,
+    args: argparse.Namespace,
+    device: torch.device,
+    peak: float,
+    forward_batch: int,
+    checkpointing: bool,
+    profile: bool = False,
 ) -> dict[str, float]:
+    """Scoring (reference, old log-probs, old values) plus one PPO pass over the batch, timed together."""
     config = RLEFConfig(
         mode=mode,
         device=str(device),
         dtype="bfloat16" if device.type == "cuda" else "float32",
-        lr=1e-6,
-        lora_lr=1e-5,
-        warmup_steps=1,
+        warmup_steps=1,  # the paper's lr (2e-7, full) and the LoRA default (1e-5) from the first step
         rollouts_per_iteration=args.episodes,
         minibatch_size=args.episodes // 2,
-        gradient_checkpointing=device.type == "cuda",
+        gradient_checkpointing=checkpointing,
     )
     if device.type == "cuda":
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     models = build_models(config, None, policy=model)
     optimizer, scheduler = make_optimizer(models, config)
-    batch = synthetic_batch(args.episodes, 3, args.prompt, args.response, args.feedback, model.config.vocab_size, 0)
+    batch = synthetic_batch(
+        args.episodes,
+        3,
+        args.prompt,
+        args.response,
+        args.feedback,
+        model.config.vocab_size,
+        0,
+    )
     rng = np.random.default_rng(0)
-    score_rollouts(models, batch, config, args.forward_batch)  # warm-up (kernels, allocator)
+    warm = score_rollouts(models, batch, config, forward_batch)  # warm-up: kernels, allocator, optimizer state
+    ppo_update(models, optimizer, scheduler, batch, warm, config, rng, forward_batch)
     sync(device)
     start = time.perf_counter()
-    scored = score_rollouts(models, batch, config, args.forward_batch)
-    ppo_update(models, optimizer, scheduler, batch, scored, config, rng, args.forward_batch)
+    scored = score_rollouts(models, batch, config, forward_batch)
+    ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
     sync(device)
     seconds = time.perf_counter() - start
-    n = sum(p.numel() for p in model.parameters())
+    if profile and device.type == "cuda":
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
+            sync(device)
+        print(f"profile of one more PPO pass ({mode}, forward batch {forward_batch}):")
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
+    n_policy, n_value = count_params(model)
     t = int(batch.attention_mask.sum())
-    trained = 4 if mode == "lora" else 6
-    # policy and value trained; reference, old policy and old values forward-only.
-    flops = 2 * trained * n * t + 3 * 2 * n * t
+    # tokens whose log-prob is needed (policy tokens): the LM head runs on these only
+    t_head = int(batch.policy_mask[:, 1:].sum())
+    n_head = model.get_output_embeddings().weight.numel()
+    trained = 4 if mode == "lora" else 6  # spec: 6NT full weights, 4NT LoRA, 2NT forward-only
+    flops = {
+        "policy_train": trained * n_policy * t,
+        "value_train": trained * n_value * t,
+        "reference_forward": 2 * n_policy * t,
+        "old_logprobs_forward": 2 * n_policy * t,
+        "old_values_forward": 2 * n_value * t,
+    }
+    total = sum(flops.values())
+    # the same passes with the LM head counted on the tokens it runs on
+    head_saved = (trained + 2 + 2) * n_head * (t - t_head)
+    computed = total - head_saved
     peak_mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-    del models, optimizer
+    # did two optimiser steps move the policy's weights (lr above; bf16 alone rounds small steps away)?
+    with torch.no_grad():
+        if mode == "full":
+            pairs = list(zip(models.policy.parameters(), model.parameters(), strict=True))
+            moved = sum(int(not torch.equal(a, b)) for a, b in pairs) / len(pairs)
+        else:
+            lora_b = [p for n, p in models.policy.named_parameters() if "lora_B.policy" in n]
+            moved = sum(int(bool(p.abs().max() > 0)) for p in lora_b) / len(lora_b)
+    optimizer_name = type(optimizer).__name__
+    del models, optimizer, scheduler, scored, warm
     return {
         "mode": mode,
-        "N": n,
+        "forward_batch": forward_batch,
+        "gradient_checkpointing": checkpointing,
+        "N_policy": n_policy,
+        "N_value": n_value,
         "T": t,
         "seconds": seconds,
         "tokens_per_s": t / seconds,
-        "flops": flops,
+        "flops": total,
+        "flops_by_pass": flops,
         "peak_flops": peak,
-        "mfu": flops / (seconds * peak),
+        "mfu": total / (seconds * peak),
+        "T_head": t_head,
+        "flops_head_on_policy_tokens": computed,
+        "mfu_head_on_policy_tokens": computed / (seconds * peak),
         "peak_memory_gib": peak_mem,
+        "optimizer": optimizer_name,
+        "policy_tensors_moved": moved,
     }
+
+
+def _record(report: dict[str, object], out: Path | None) -> None:
+    if out is not None:
+        out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+
+
+def _attempt(report: dict[str, Any], key: str, out: Path | None, fn: Any) -> Any:
+    """Run one measurement; a failure (OOM, a compile error) is recorded and the rest still run."""
+    try:
+        result = fn()
+    except Exception as error:  # noqa: BLE001 - recorded in the report, never hidden
+        traceback.print_exc()
+        result = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    report[key] = result
+    print(key, json.dumps(result, default=float), flush=True)
+    _record(report, out)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--smoke", action="store_true", help="tiny shape on CPU (checks the script, measures nothing useful)"
+        "--smoke",
+        action="store_true",
+        help="tiny shape on CPU (checks the script, measures nothing useful)",
     )
     parser.add_argument(
-        "--peak-tflops", type=float, default=None, help="dense bf16 peak of the card, if not known by name"
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="dense bf16 peak of the card, if not known by name",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the report (JSON) here as it grows",
+    )
+    parser.add_argument("--skip-baselines", action="store_true", help="only the trainer's own code")
+    parser.add_argument(
+        "--only",
+        choices=("rollout", "update"),
+        default=None,
+        help="one half of the benchmark",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print a torch.profiler table of one PPO pass per mode",
     )
     args = parser.parse_args(argv)
     if args.smoke:
         device, shape, dtype = torch.device("cpu"), "smoke", torch.float32
-        args.gen_batch, args.gen_prompt, args.gen_new = 4, 32, 16
-        args.episodes, args.prompt, args.response, args.feedback, args.forward_batch = 4, 32, 16, 16, 2
+        gen_batches, args.gen_prompt, args.gen_new = (4, 8), 32, 16
+        args.episodes, args.prompt, args.response, args.feedback = 4, 32, 16, 16
+        grid = [("full", 2, False), ("lora", 2, False)]
     else:
         if not torch.cuda.is_available():
             parser.error("no CUDA device (use --smoke on CPU)")
         device, shape, dtype = torch.device("cuda"), "qwen2.5-0.5b", torch.bfloat16
-        args.gen_batch, args.gen_prompt, args.gen_new = 64, 512, 256
-        args.episodes, args.prompt, args.response, args.feedback, args.forward_batch = 32, 512, 256, 128, 8
+        gen_batches, args.gen_prompt, args.gen_new = (64, 256), 512, 256
+        args.episodes, args.prompt, args.response, args.feedback = 32, 512, 256, 128
+        grid = [
+            ("full", 16, False),
+            ("full", 32, False),
+            ("lora", 16, False),
+            ("lora", 32, False),
+        ]
     peak, peak_source = device_peak(device, args.peak_tflops)
     model = make_model(shape, dtype, device)
-    report: dict[str, object] = {"device": str(device), "shape": shape, "peak_source": peak_source}
-    plain = bench_generate(model, args.gen_batch, args.gen_prompt, args.gen_new, device, static=False)
-    static = bench_generate(model, args.gen_batch, args.gen_prompt, args.gen_new, device, static=True)
-    report["rollout"] = {
-        "dynamic_cache": plain,
-        "static_cache": static,
-        "static_over_dynamic": static["tokens_per_s"] / plain["tokens_per_s"],
+    report: dict[str, Any] = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "shape": shape,
+        "peak_source": peak_source,
     }
-    report["update"] = {mode: bench_update(model, mode, args, device, peak) for mode in ("full", "lora")}
-    for mode, r in report["update"].items():  # type: ignore[union-attr]
-        print(
-            f"{mode:4s} update: N={r['N']:,} T={r['T']:,} time={r['seconds']:.2f}s peak={r['peak_flops'] / 1e12:.0f} TFLOP/s "
-            f"-> {r['tokens_per_s']:,.0f} tok/s, MFU {r['mfu']:.1%}, peak memory {r['peak_memory_gib']:.1f} GiB"
+    _record(report, args.out)
+    for b in gen_batches if args.only != "update" else ():
+        ours = _attempt(
+            report,
+            f"rollout_ours_b{b}",
+            args.out,
+            lambda b=b: bench_sampler(model, b, args.gen_prompt, args.gen_new, device),
         )
-    print(
-        f"rollout: dynamic cache {plain['tokens_per_s']:,.0f} tok/s, static cache {static['tokens_per_s']:,.0f} tok/s "
-        f"(x{report['rollout']['static_over_dynamic']:.2f})"
-    )  # type: ignore[index]
-    print(json.dumps(report, indent=2, default=float))
+        if "error" in ours:  # the same loop without CUDA graphs, to tell a capture problem from the rest
+            _attempt(
+                report,
+                f"rollout_ours_nographs_b{b}",
+                args.out,
+                lambda b=b: bench_sampler(model, b, args.gen_prompt, args.gen_new, device, graphs=False),
+            )
+    if not args.skip_baselines and args.only != "update":
+        for b in gen_batches:
+            for cache, static in (("dynamic", False), ("static", True)):
+                _attempt(
+                    report,
+                    f"rollout_hf_{cache}_b{b}",
+                    args.out,
+                    lambda b=b, static=static: bench_generate(
+                        model, b, args.gen_prompt, args.gen_new, device, static=static
+                    ),
+                )
+    profiled: set[str] = set()
+    for mode, fb, ckpt in grid if args.only != "rollout" else ():
+        profile = args.profile and mode not in profiled
+        profiled.add(mode)
+        _attempt(
+            report,
+            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}",
+            args.out,
+            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile: bench_update(
+                model, mode, args, device, peak, fb, ckpt, profile
+            ),
+        )
+    print("\nsummary (tokens/s; MFU as spec/rlef.md section 4 defines it)")
+    for b in gen_batches:
+        if f"rollout_ours_b{b}" not in report:
+            continue
+        ours = report.get(f"rollout_ours_b{b}", {})
+        line = f"rollout batch {b}: ours {ours.get('tokens_per_s', float('nan')):,.0f}"
+        for base in ("hf_dynamic", "hf_static"):
+            r = report.get(f"rollout_{base}_b{b}", {})
+            if "tokens_per_s" in r and "tokens_per_s" in ours:
+                line += f" | {base} {r['tokens_per_s']:,.0f} (ours x{ours['tokens_per_s'] / r['tokens_per_s']:.2f})"
+        print(line)
+    for key, r in report.items():
+        if key.startswith("update_") and "mfu" in r:
+            print(
+                f"{key}: N={r['N_policy']:,}/{r['N_value']:,} T={r['T']:,} time={r['seconds']:.2f}s "
+                f"peak={r['peak_flops'] / 1e12:.0f} TFLOP/s -> {r['tokens_per_s']:,.0f} tok/s, MFU {r['mfu']:.1%}, "
+                f"peak memory {r['peak_memory_gib']:.1f} GiB; LM head on the {r['T_head']:,} policy tokens only: "
+                f"MFU {r['mfu_head_on_policy_tokens']:.1%}"
+            )
     return 0
 
 

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument(
         "--instruction-steps", type=int, default=None, help="steps of the instruction copying (named-letter problems)"
     )
+    toy.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: the count the toy's numbers were made with)"
+    )
     return parser
 
 
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             sft_steps=args.sft_steps,
             copy_steps=args.copy_steps,
             instruction_steps=args.instruction_steps,
+            threads=args.threads,
         )
     parser.print_help()
     return 0

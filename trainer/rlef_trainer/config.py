@@ -47,6 +47,7 @@ class RLEFConfig:
     max_new_tokens: int = 1024  # response length cap per turn
     temperature: float = 1.0  # sampling temperature of training rollouts
     top_p: float = 1.0  # nucleus sampling of training rollouts (1.0: plain sampling)
+    rollout_engine: str = "auto"  # "static" (own sampler, CUDA graphs), "generate" (HF), "auto": static on CUDA
     random_feedback: bool = False  # the random-feedback ablation (the service's option)
 
     # --- PPO (spec/rlef.md §3-4) -----------------------------------------------------------
@@ -89,6 +90,8 @@ class RLEFConfig:
             problems.append("temperature must be positive")
         if not 0 < self.top_p <= 1:
             problems.append("top_p must be in (0, 1]")
+        if self.rollout_engine not in ("auto", "static", "generate"):
+            problems.append(f"rollout_engine must be 'auto', 'static' or 'generate', got {self.rollout_engine!r}")
         for name in ("lr", "lora_lr", "clip_eps", "value_clip", "kl_beta", "weight_decay", "max_grad_norm"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")

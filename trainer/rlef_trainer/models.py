@@ -19,10 +19,15 @@ import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from rlef_trainer import ppo
 from rlef_trainer.config import RLEFConfig
 
 POLICY_ADAPTER = "policy"
 VALUE_ADAPTER = "value"
+
+
+# Config fields that make logits something other than hidden @ W^T (then the fused head is not used).
+FUSED_HEAD_BLOCKERS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
 
 
 def resolve_device(config: RLEFConfig) -> torch.device:
@@ -82,6 +87,54 @@ class RLEFModels:
                 return self.policy(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
         assert self.reference is not None
         return self.reference(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+
+    def _lm(self, reference: bool) -> nn.Module:
+        if self.is_lora:
+            return self.policy.get_base_model()
+        lm = self.reference if reference else self.policy
+        assert lm is not None
+        return lm
+
+    def _plain_head(self, lm: nn.Module) -> bool:
+        """True when logits are exactly hidden @ W^T (no bias, soft-capping or logit scale)."""
+        head = lm.get_output_embeddings()
+        text = lm.config.get_text_config(decoder=True)
+        unusual = any(getattr(text, name, None) not in (None, 1.0) for name in FUSED_HEAD_BLOCKERS)
+        return isinstance(head, nn.Linear) and head.bias is None and not unusual
+
+    def token_logprobs(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        select: torch.Tensor,
+        temperature: float,
+        *,
+        reference: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log-probs, entropies) [B, L] of the policy (or reference) at the `select`ed tokens, 0 elsewhere.
+
+        Runs the decoder body, then the LM head on the selected tokens only, chunk by chunk
+        (`ppo.head_logprobs`), so the [B, L, vocab] logits are never built; a model whose head is
+        not a plain matrix (bias, soft-capping, logit scale) goes through its full logits instead.
+        """
+        lm = self._lm(reference)
+        if not self._plain_head(lm):
+            logits = (self.reference_logits if reference else self.policy_logits)(input_ids, attention_mask)
+            keep = select.clone()
+            keep[:, 0] = False
+            lp = ppo.token_logprobs(logits, input_ids, temperature)
+            ent = ppo.token_entropy(logits.detach(), temperature)
+            return torch.where(keep, lp, 0.0), torch.where(keep, ent, 0.0)
+        grad = torch.is_grad_enabled() and not reference
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.set_grad_enabled(grad))
+            if self.is_lora and reference:
+                stack.enter_context(self.policy.disable_adapter())
+            elif self.is_lora:
+                stack.enter_context(self._adapter(POLICY_ADAPTER))
+            hidden = _backbone(lm)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            weight = lm.get_output_embeddings().weight
+            return ppo.head_logprobs(hidden.last_hidden_state, weight, input_ids, select, temperature)
 
     def values(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """V at every position, shape [B, L] (fp32); the trainer reads it at each turn's last prompt token."""
@@ -175,6 +228,12 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
             p.requires_grad_(False)
         peft_model = get_peft_model(base, lora, adapter_name=POLICY_ADAPTER)
         peft_model.add_adapter(VALUE_ADAPTER, lora)
+        # peft keeps adapters of a bf16 base in fp32, which casts every adapter input up and back
+        # (a fifth of a LoRA update's GPU time on an H100); they compute in the base's dtype and
+        # the optimizer's fp32 masters keep their small steps (MasterWeightAdamW).
+        for name, param in peft_model.named_parameters():
+            if "lora_" in name and param.dtype != dtype:
+                param.data = param.data.to(dtype)
         if config.gradient_checkpointing:
             peft_model.gradient_checkpointing_enable()
             peft_model.enable_input_require_grads()
@@ -190,3 +249,65 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
         models = RLEFModels(config, tokenizer, base, head, reference=reference, value_body=value_body, device=device)
     models.trainable_named_parameters()  # leaves the policy adapter active and every adapter trainable
     return models
+
+
+class MasterWeightAdamW(torch.optim.AdamW):
+    """AdamW whose update runs on fp32 master copies of the model's (bf16 or fp16) trainable weights.
+
+    The model keeps computing in its low precision; `step` copies the gradients to the masters,
+    updates those, and writes them back rounded. Without masters a bf16 weight cannot take a small
+    step: near 0.02 its spacing is 1.2e-4, so an AdamW step of lr 2e-7 (the paper's) rounds away
+    and full fine-tuning would not move at all. The masters travel in `state_dict`, so a resumed
+    run continues from the unrounded weights.
+    """
+
+    def __init__(self, params: list[nn.Parameter], **kwargs: Any) -> None:
+        self.model_params = list(params)
+        self.masters = [p.detach().float().clone().requires_grad_(True) for p in self.model_params]
+        super().__init__(self.masters, **kwargs)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        for param, master in zip(self.model_params, self.masters, strict=True):
+            master.grad = None if param.grad is None else param.grad.float()
+        loss = super().step(closure)
+        for param, master in zip(self.model_params, self.masters, strict=True):
+            param.copy_(master)
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for param in self.model_params:
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad.zero_()
+        super().zero_grad(set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["master_params"] = [m.detach().cpu().clone() for m in self.masters]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        masters = state.pop("master_params", None)
+        if masters is None or len(masters) != len(self.masters):
+            raise ValueError("optimizer state has no fp32 master weights for this model (saved by another precision?)")
+        super().load_state_dict(state)
+        with torch.no_grad():
+            for param, master, saved in zip(self.model_params, self.masters, masters, strict=True):
+                master.copy_(saved.to(master.device))
+                param.copy_(master)
+
+
+def make_optimizer(models: RLEFModels, config: RLEFConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW with linear warm-up; fp32 master weights when any trainable weight is in low precision."""
+    params = [p for _, p in models.trainable_named_parameters()]
+    kwargs = {"lr": config.effective_lr(), "weight_decay": config.weight_decay, "betas": config.adam_betas}
+    low_precision = any(p.dtype in (torch.bfloat16, torch.float16) for p in params)
+    optimizer = MasterWeightAdamW(params, **kwargs) if low_precision else torch.optim.AdamW(params, **kwargs)
+    warmup = max(config.warmup_steps, 0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
+    )
+    return optimizer, scheduler

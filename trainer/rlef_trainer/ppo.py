@@ -18,6 +18,7 @@ tokens) and per turn in flat arrays of length N = total turns in the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -34,6 +35,83 @@ def token_entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tenso
     logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
     ent = -(logp.exp() * logp).sum(-1)
     return torch.cat([torch.zeros_like(ent[:, :1]), ent], dim=1)
+
+
+HEAD_CHUNK = 4096  # target tokens per chunk of the fused LM head: [chunk, vocab] fp32 logits at a time
+
+
+class _HeadLogprobs(torch.autograd.Function):
+    """log p(target) and entropy from final hidden states and the LM head, chunk by chunk.
+
+    The [tokens, vocab] logits exist one chunk at a time and are recomputed in the backward pass,
+    so neither the full logits nor their fp32 log-softmax are ever held (at 151,936 words that is
+    the largest tensor of the update). The entropy is a by-product for logging; no gradient flows
+    through it.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, temperature: float, chunk: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        count = hidden.shape[0]
+        logprobs = torch.empty(count, dtype=torch.float32, device=hidden.device)
+        entropy = torch.empty(count, dtype=torch.float32, device=hidden.device)
+        lse = torch.empty(count, dtype=torch.float32, device=hidden.device)
+        for a in range(0, count, chunk):
+            z = (hidden[a : a + chunk] @ weight.t()).float() / temperature
+            norm = torch.logsumexp(z, dim=-1)
+            logprobs[a : a + chunk] = z.gather(-1, targets[a : a + chunk, None]).squeeze(-1) - norm
+            entropy[a : a + chunk] = norm - (torch.softmax(z, dim=-1) * z).sum(-1)
+            lse[a : a + chunk] = norm
+        ctx.save_for_backward(hidden, weight, targets, lse)
+        ctx.temperature, ctx.chunk = temperature, chunk
+        ctx.mark_non_differentiable(entropy)
+        return logprobs, entropy
+
+    @staticmethod
+    def backward(ctx: Any, grad_lp: torch.Tensor, _grad_entropy: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        hidden, weight, targets, lse = ctx.saved_tensors
+        grad_hidden = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_weight = (
+            torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if ctx.needs_input_grad[1] else None
+        )
+        for a in range(0, hidden.shape[0], ctx.chunk):
+            h = hidden[a : a + ctx.chunk]
+            z = (h @ weight.t()).float() / ctx.temperature
+            g = grad_lp[a : a + ctx.chunk, None]
+            # d log p(y) / dz = onehot(y) - softmax(z); then through the 1/temperature
+            dz = torch.exp(z - lse[a : a + ctx.chunk, None]).mul_(-g)
+            dz.scatter_add_(-1, targets[a : a + ctx.chunk, None], g)
+            dz = (dz / ctx.temperature).to(hidden.dtype)
+            if grad_hidden is not None:
+                grad_hidden[a : a + ctx.chunk] = dz @ weight
+            if grad_weight is not None:
+                grad_weight += (dz.t() @ h).float()
+        return grad_hidden, None if grad_weight is None else grad_weight.to(weight.dtype), None, None, None
+
+
+def head_logprobs(
+    hidden: torch.Tensor,
+    head_weight: torch.Tensor,
+    input_ids: torch.Tensor,
+    select: torch.Tensor,
+    temperature: float = 1.0,
+    chunk: int = HEAD_CHUNK,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`token_logprobs` and `token_entropy` from hidden states [B, L, H], only where `select` [B, L] is True.
+
+    Token i is predicted from hidden state i - 1, as in `token_logprobs`; position 0 is never
+    selected. Unselected positions get 0. The LM head runs on the selected tokens only.
+    """
+    picked = select.clone()
+    picked[:, 0] = False
+    rows, cols = torch.nonzero(picked, as_tuple=True)
+    lp, ent = _HeadLogprobs.apply(hidden[rows, cols - 1], head_weight, input_ids[rows, cols], temperature, chunk)
+    logprobs = torch.zeros(select.shape, dtype=torch.float32, device=hidden.device)
+    entropy = torch.zeros(select.shape, dtype=torch.float32, device=hidden.device)
+    logprobs = logprobs.index_put((rows, cols), lp)
+    entropy = entropy.index_put((rows, cols), ent)
+    return logprobs, entropy
 
 
 def turn_means(values: torch.Tensor, turn_index: torch.Tensor, num_turns: int) -> torch.Tensor:

@@ -107,8 +107,10 @@ def score_rollouts(
     all_rows = torch.arange(batch.input_ids.shape[0])
     for rows in _chunks(all_rows, forward_batch):
         ids, attn = batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device)
-        ref_lp[rows] = ppo.token_logprobs(models.reference_logits(ids, attn), ids, config.temperature).cpu()
-        old_lp[rows] = ppo.token_logprobs(models.policy_logits(ids, attn), ids, config.temperature).cpu()
+        select = batch.policy_mask[rows].to(device)
+        ref, _ = models.token_logprobs(ids, attn, select, config.temperature, reference=True)
+        old, _ = models.token_logprobs(ids, attn, select, config.temperature)
+        ref_lp[rows], old_lp[rows] = ref.cpu(), old.cpu()
         old_values[_turns_of_rows(batch, rows)] = turn_values(models, batch, rows, device).float().cpu()
     mask = batch.policy_mask
     kl_tokens = torch.where(mask, batch.behaviour_logprobs - ref_lp, torch.zeros_like(ref_lp))
@@ -164,8 +166,7 @@ def ppo_update(
             for rows in _chunks(minibatch, forward_batch):
                 ids, attn = batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device)
                 mask = batch.policy_mask[rows].to(device)
-                logits = models.policy_logits(ids, attn)
-                new_lp = ppo.token_logprobs(logits, ids, config.temperature)
+                new_lp, token_entropy = models.token_logprobs(ids, attn, mask, config.temperature)
                 stats = ppo.policy_loss(
                     new_lp,
                     scored["old_lp"][rows].to(device),
@@ -177,9 +178,7 @@ def ppo_update(
                 )
                 share = int(mask.sum()) / max(policy_tokens, 1)
                 (stats.loss * share).backward()
-                with torch.no_grad():
-                    entropy = ppo.masked_mean(ppo.token_entropy(logits.detach(), config.temperature), mask).item()
-                del logits
+                entropy = ppo.masked_mean(token_entropy, mask).item()
                 turns = _turns_of_rows(batch, rows)
                 v_stats = ppo.value_loss(
                     turn_values(models, batch, rows, device),

@@ -8,6 +8,7 @@ tests, feedback text, reward); this module only samples and bookkeeps.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ from transformers import PreTrainedTokenizerBase
 
 if TYPE_CHECKING:  # the GPU benchmark imports this module without websockets installed
     from rlef_trainer.env_client import EnvClient
+
+ROLLOUT_ENGINES = ("auto", "static", "generate")
 
 # A private-use placeholder marks where the response text sits in the rendered template.
 RESPONSE_PLACEHOLDER = "\ue000rlef response\ue000"
@@ -105,6 +108,21 @@ def stop_token_ids(tokenizer: PreTrainedTokenizerBase, model: Any) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+_SAMPLERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _static_sampler(model: Any, stops: set[int], pad: int, temperature: float, top_p: float) -> Any:
+    """One StaticSampler per model and sampling setting, so its cache and CUDA graph outlive the call."""
+    from rlef_trainer.sampler import StaticSampler
+
+    key = (frozenset(stops), pad, temperature, top_p)
+    held = _SAMPLERS.get(model)
+    if held is None or held[0] != key:
+        held = (key, StaticSampler(model, stop_ids=stops, pad_id=pad, temperature=temperature, top_p=top_p))
+        _SAMPLERS[model] = held
+    return held[1]
+
+
 @torch.no_grad()
 def sample_responses(
     model: Any,
@@ -116,14 +134,24 @@ def sample_responses(
     top_p: float,
     batch_size: int,
     device: torch.device,
+    engine: str = "auto",
 ) -> list[tuple[list[int], list[float], bool]]:
-    """Sample one response per prompt (KV-cached HF generate, left padding).
+    """Sample one response per prompt.
 
     Returns (sampled ids up to and including the first stop token, the sampler's log-prob of
     each under the processed sampling distribution, whether it stopped with a stop token).
+    `engine`: "static" is the trainer's own sampler (`sampler.py`: static KV cache, CUDA graphs
+    on GPU); "generate" is KV-cached HF generate with left padding; "auto" picks "static" on
+    CUDA and "generate" on CPU, where the host loop costs little and the toy run's recorded
+    seeds were made.
     """
     stops = stop_token_ids(tokenizer, model)
     pad = tokenizer.pad_token_id
+    if engine not in ROLLOUT_ENGINES:
+        raise ValueError(f"rollout engine must be one of {ROLLOUT_ENGINES}, got {engine!r}")
+    if engine == "static" or (engine == "auto" and device.type == "cuda"):
+        sampler = _static_sampler(model, stops, pad, temperature, top_p)
+        return sampler.sample(prompts, max_new_tokens, batch_size)
     out: list[tuple[list[int], list[float], bool]] = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
@@ -173,6 +201,7 @@ def collect_rollouts(
     top_p: float = 1.0,
     batch_size: int = 256,
     device: torch.device | None = None,
+    engine: str = "auto",
 ) -> list[Rollout]:
     """Play every requested episode to the end through the service; all turns batched across episodes."""
     device = device or torch.device("cpu")
@@ -200,6 +229,7 @@ def collect_rollouts(
             top_p=top_p,
             batch_size=batch_size,
             device=device,
+            engine=engine,
         )
         texts = [response_text(tokenizer, ids, stopped) for ids, _, stopped in samples]
         steps = env.step_batch(

@@ -327,7 +327,10 @@ def turn_two_contexts(env: EnvClient) -> dict[tuple[str, str], list[dict[str, st
 # near uniform (1/20), and the letters hold most of the mass. How a tiny model treats a retry it never saw in
 # training varies from draw to draw (2026-11-26, four seeds: two drew P(own guess) 0.38 and 0.57 with
 # P(expected) 0.15), so the recipe draws again (seed + 1000 k) until a draw passes this gate.
-START_GATE = {"p_expected_max": 0.08, "p_own_guess_max": 0.12, "p_letters_min": 0.9}
+# A draw must also write its own retries in the answer format (sampled, temperature 1): seed 3's start passed
+# the letter probe but only 63% of its second answers were well-formed, and its multi-turn rate fell below
+# blind guessing; seed 0's accepted start writes 93.5%.
+START_GATE = {"p_expected_max": 0.08, "p_own_guess_max": 0.12, "p_letters_min": 0.9, "retry_well_formed_min": 0.85}
 START_DRAWS = 6
 
 
@@ -371,11 +374,44 @@ def retry_letter_probe(
     }
 
 
+def retry_format_probe(
+    model: Any, tokenizer: Any, contexts: dict[tuple[str, str], list[dict[str, str]]], count: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """Sampled retries (temperature 1, as in training) on `count` random turn-two contexts: the share that is a
+    well-formed answer (some secret letter in the answer format, then the stop token). Leaves torch's RNG as it was."""
+    from rlef_trainer.rollout import first_prompt_ids, response_text, sample_responses
+
+    rng = np.random.default_rng(seed)
+    secret = rng.integers(0, len(SECRET_VALUES), count)
+    guess = (secret + rng.integers(1, len(SECRET_VALUES), count)) % len(SECRET_VALUES)
+    prompts = [
+        first_prompt_ids(tokenizer, contexts[(SECRET_VALUES[q], SECRET_VALUES[g])])
+        for q, g in zip(secret, guess, strict=True)
+    ]
+    well_formed = {answer_text(x) for x in SECRET_VALUES}
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        samples = sample_responses(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=16,
+            temperature=1.0,
+            top_p=1.0,
+            batch_size=256,
+            device=torch.device("cpu"),
+            engine="generate",
+        )
+    good = sum(stopped and response_text(tokenizer, ids, stopped).strip() in well_formed for ids, _, stopped in samples)
+    return {"retry_well_formed": good / count}
+
+
 def passes_start_gate(probe: dict[str, float]) -> bool:
     return (
         probe["p_expected"] <= START_GATE["p_expected_max"]
         and probe["p_own_guess"] <= START_GATE["p_own_guess_max"]
         and probe["p_letters"] >= START_GATE["p_letters_min"]
+        and probe["retry_well_formed"] >= START_GATE["retry_well_formed_min"]
     )
 
 
@@ -511,6 +547,10 @@ def evaluate_all(env: EnvClient, model: Any, tokenizer: Any, episodes: int, seed
     }
 
 
+# torch threads of the toy run: its recorded numbers were made with this count (see run_toy).
+TOY_THREADS = 1
+
+
 def run_toy(
     out_dir: str | Path,
     seed: int,
@@ -520,9 +560,35 @@ def run_toy(
     sft_steps: int = 150,
     copy_steps: int = 150,
     instruction_steps: int = 150,
+    threads: int = TOY_THREADS,
     log: Any = print,
 ) -> dict[str, Any]:
-    """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results."""
+    """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results.
+
+    Runs with `threads` torch threads (restored afterwards): the thread count changes floating-point
+    sums and so the whole run; with a fixed count a run is deterministic.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run_toy(
+            out_dir, seed, iterations, eval_episodes, sft_steps, copy_steps, instruction_steps, threads, log
+        )
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_toy(
+    out_dir: str | Path,
+    seed: int,
+    iterations: int,
+    eval_episodes: int,
+    sft_steps: int,
+    copy_steps: int,
+    instruction_steps: int,
+    threads: int,
+    log: Any,
+) -> dict[str, Any]:
     from rlef_trainer.env_service import start_env_service
     from rlef_trainer.export_onnx import export_decoder_onnx
     from rlef_trainer.models import load_models
@@ -531,9 +597,6 @@ def run_toy(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    # One torch thread: the sandboxed test runs need the other core, and the toy's numbers (and its 3-seed
-    # check) were measured this way; the thread count changes floating-point sums and so the whole run.
-    torch.set_num_threads(1)
     torch.manual_seed(seed)
     episodes_started = 0
     with start_env_service() as service, EnvClient(service.url, service.token) as env:
@@ -553,13 +616,12 @@ def run_toy(
             log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            probe = retry_letter_probe(
-                AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval(),
-                AutoTokenizer.from_pretrained(model_dir),
-                contexts,
-            )
+            start_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+            start_tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            probe = retry_letter_probe(start_model, start_tokenizer, contexts)
+            probe |= retry_format_probe(start_model, start_tokenizer, contexts)
             draws.append({"seed": draw_seed, **probe, "accepted": passes_start_gate(probe)})
-            log(f"[toy] start draw {draw + 1} (seed {draw_seed}), teacher-forced on retries: {json.dumps(draws[-1])}")
+            log(f"[toy] start draw {draw + 1} (seed {draw_seed}), probed on retries: {json.dumps(draws[-1])}")
             if draws[-1]["accepted"]:
                 break
         else:
@@ -643,6 +705,7 @@ def run_toy(
     }
     results = {
         "seed": seed,
+        "torch_threads": threads,
         "secret_values": len(SECRET_VALUES),
         "max_turns": MAX_TURNS,
         "iterations": iterations,
@@ -685,6 +748,7 @@ def run_toy_command(
     sft_steps: int | None = None,
     copy_steps: int | None = None,
     instruction_steps: int | None = None,
+    threads: int | None = None,
 ) -> int:
     from transformers.utils.logging import disable_progress_bar
 
@@ -695,6 +759,7 @@ def run_toy_command(
         "sft_steps": sft_steps,
         "copy_steps": copy_steps,
         "instruction_steps": instruction_steps,
+        "threads": threads,
     }
     kwargs = {name: value for name, value in given.items() if value is not None}
     results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)

@@ -34,24 +34,12 @@ from rlef_trainer.checkpoint import (
 )
 from rlef_trainer.config import RLEFConfig, config_to_dict
 from rlef_trainer.env_client import EnvClient
-from rlef_trainer.models import RLEFModels
+from rlef_trainer.models import RLEFModels, make_optimizer
 from rlef_trainer.ppo_step import build_batch, ppo_update, rollout_metrics, score_rollouts
 from rlef_trainer.rollout import EpisodeRequest, Rollout, collect_rollouts
 
 # (iteration, numpy rng, count) -> the episodes to play; must draw only from the given rng.
 RequestSource = Callable[[int, np.random.Generator, int], list[EpisodeRequest]]
-
-
-def make_optimizer(models: RLEFModels, config: RLEFConfig) -> tuple[torch.optim.Optimizer, Any]:
-    params = [p for _, p in models.trainable_named_parameters()]
-    optimizer = torch.optim.AdamW(
-        params, lr=config.effective_lr(), weight_decay=config.weight_decay, betas=config.adam_betas
-    )
-    warmup = max(config.warmup_steps, 0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
-    )
-    return optimizer, scheduler
 
 
 @dataclass
@@ -212,6 +200,7 @@ def train(
             top_p=config.top_p,
             batch_size=config.generation_batch_size,
             device=models.device,
+            engine=config.rollout_engine,
         )
         rollout_s = time.perf_counter() - started
         batch = build_batch(rollouts, pad)

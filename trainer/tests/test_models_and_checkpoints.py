@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from rlef_trainer import ppo
 from rlef_trainer.checkpoint import (
     META_FILE,
     STATE_FILE,
@@ -20,7 +21,7 @@ from rlef_trainer.checkpoint import (
     weights_digest,
 )
 from rlef_trainer.config import RLEFConfig, config_to_dict
-from rlef_trainer.models import load_models
+from rlef_trainer.models import MasterWeightAdamW, load_models, make_optimizer
 from rlef_trainer.train import config_changes, restore_source_state, rewrite_metrics, source_state
 
 
@@ -197,3 +198,72 @@ def test_metrics_are_cut_back_to_the_checkpoints_history(tmp_path: Path) -> None
     path.write_text('{"iteration": 1.0}\n{"iteration": 2.0}\n{"iteration": 3.0}\n{"itera')  # torn last line
     rewrite_metrics(path, [{"iteration": 1.0, "x": float("nan")}, {"iteration": 2.0, "x": 0.5}])
     assert path.read_text() == '{"iteration": 1.0, "x": null}\n{"iteration": 2.0, "x": 0.5}\n'
+
+
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_model_log_probs_through_the_fused_head_equal_those_of_the_full_logits(mode: str, tiny_model_dir: Path) -> None:
+    config = RLEFConfig(model=str(tiny_model_dir), mode=mode, device="cpu", lora_rank=4, seed=1)
+    models = load_models(config)
+    params = [p for _, p in models.trainable_named_parameters()]
+    torch.optim.SGD(params, lr=0.5).zero_grad()
+    (models.policy_logits(ids := torch.randint(0, 1000, (2, 12)), torch.ones_like(ids))[:, :, 3].sum()).backward()
+    torch.optim.SGD(params, lr=0.5).step()  # policy != reference from here
+    attn = torch.ones_like(ids)
+    select = torch.rand(2, 12) < 0.7
+    keep = select.clone()
+    keep[:, 0] = False
+    for reference, logits_fn in ((False, models.policy_logits), (True, models.reference_logits)):
+        lp, ent = models.token_logprobs(ids, attn, select, 0.8, reference=reference)
+        with torch.no_grad():
+            logits = logits_fn(ids, attn)
+        assert torch.allclose(lp, torch.where(keep, ppo.token_logprobs(logits, ids, 0.8), 0.0), atol=1e-5)
+        assert torch.allclose(ent, torch.where(keep, ppo.token_entropy(logits, 0.8), 0.0), atol=1e-5)
+    assert not torch.allclose(
+        models.token_logprobs(ids, attn, select, 1.0)[0],
+        models.token_logprobs(ids, attn, select, 1.0, reference=True)[0],
+    )
+
+
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_bf16_training_steps_on_fp32_master_weights(mode: str, tiny_model_dir: Path) -> None:
+    """At the paper's lr a bf16 weight cannot take the step; the masters take it and carry it to resume."""
+    config = RLEFConfig(
+        model=str(tiny_model_dir), mode=mode, device="cpu", dtype="bfloat16", lora_rank=4, warmup_steps=1, seed=1
+    )
+    models = load_models(config)
+    named = models.trainable_named_parameters()
+    assert {p.dtype for n, p in named if not n.startswith("value_head")} == {torch.bfloat16}
+    optimizer, _ = make_optimizer(models, config)
+    assert isinstance(optimizer, MasterWeightAdamW)
+    ids = torch.randint(0, 1000, (2, 12))
+    attn = torch.ones_like(ids)
+    select = torch.ones_like(ids, dtype=torch.bool)
+
+    def loss() -> torch.Tensor:
+        lp, _ = models.token_logprobs(ids, attn, select, 1.0)
+        return -lp.sum() + models.values(ids, attn).square().sum()
+
+    start = [p.detach().float().clone() for _, p in named]
+    plain = torch.optim.AdamW([p.detach().clone().requires_grad_(True) for _, p in named], lr=config.effective_lr())
+    optimizer.zero_grad()
+    loss().backward()
+    for twin, (_, p) in zip(plain.param_groups[0]["params"], named, strict=True):
+        twin.grad = p.grad.clone()
+    plain.step()
+    optimizer.step()
+
+    def moved(after: list[torch.Tensor]) -> float:
+        changed = sum(int((a.float() != s).sum()) for a, s in zip(after, start, strict=True))
+        return changed / sum(s.numel() for s in start)
+
+    assert moved(optimizer.masters) > 0.5  # rows of unseen tokens get no gradient
+    if mode == "full":  # lr 2e-7: plain bf16 AdamW rounds nearly every step away
+        assert moved(plain.param_groups[0]["params"]) < 0.05
+    for (_, p), m in zip(named, optimizer.masters, strict=True):
+        assert torch.equal(p, m.to(p.dtype))  # the model holds the rounded masters
+    saved = optimizer.state_dict()
+    again, _ = make_optimizer(models, config)
+    again.load_state_dict(saved)
+    assert all(torch.equal(a, b) for a, b in zip(again.masters, optimizer.masters, strict=True))
+    with pytest.raises(ValueError, match="master weights"):
+        again.load_state_dict({k: v for k, v in saved.items() if k != "master_params"})

@@ -115,3 +115,36 @@ def test_the_mask_check_catches_feedback_tokens_leaking_into_the_loss() -> None:
         return ppo.policy_loss(new, old, old, adv, attention, 0.2).loss
 
     assert _gradient_outside_policy_tokens(feedback_in_loss) > 1e-4
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_the_fused_head_gives_the_log_probs_entropies_and_gradients_of_the_full_logits(temperature: float) -> None:
+    torch.manual_seed(0)
+    hidden = torch.randn(3, 9, 8, requires_grad=True)
+    weight = torch.randn(50, 8, requires_grad=True)
+    ids = torch.randint(0, 50, (3, 9))
+    select = torch.rand(3, 9) < 0.6
+    select[:, 0] = True  # position 0 has no predicting state: it must come back as 0
+    # chunk 4 < 14-ish selected tokens: the chunk boundaries are crossed
+    lp, ent = ppo.head_logprobs(hidden, weight, ids, select, temperature, chunk=4)
+    logits = hidden @ weight.t()
+    keep = select.clone()
+    keep[:, 0] = False
+    full_lp = torch.where(keep, ppo.token_logprobs(logits, ids, temperature), 0.0)
+    full_ent = torch.where(keep, ppo.token_entropy(logits, temperature), 0.0)
+    assert torch.allclose(lp, full_lp, atol=1e-5)
+    assert torch.allclose(ent, full_ent, atol=1e-5)
+    assert (lp[~keep] == 0).all() and (ent[~keep] == 0).all()
+    upstream = torch.randn(3, 9)
+    fused = torch.autograd.grad((lp * upstream).sum(), (hidden, weight))
+    reference = torch.autograd.grad((full_lp * upstream).sum(), (hidden, weight))
+    for got, want in zip(fused, reference, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_the_fused_head_skips_the_weight_gradient_of_a_frozen_head() -> None:
+    hidden = torch.randn(2, 5, 4, requires_grad=True)
+    weight = torch.randn(7, 4)  # frozen, as the LM head is under LoRA
+    lp, _ = ppo.head_logprobs(hidden, weight, torch.randint(0, 7, (2, 5)), torch.ones(2, 5, dtype=torch.bool))
+    lp.sum().backward()
+    assert hidden.grad is not None and weight.grad is None

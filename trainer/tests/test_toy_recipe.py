@@ -38,11 +38,16 @@ def test_every_named_statement_names_its_letter_once_and_differs_from_the_secret
 @pytest.mark.parametrize(
     ("probe", "accepted"),
     [
-        ({"p_expected": 0.05, "p_own_guess": 0.05, "p_letters": 0.99}, True),
-        ({"p_expected": 0.08, "p_own_guess": 0.12, "p_letters": 0.9}, True),
-        ({"p_expected": 0.15, "p_own_guess": 0.05, "p_letters": 0.99}, False),  # reads the feedback already
-        ({"p_expected": 0.05, "p_own_guess": 0.57, "p_letters": 0.99}, False),  # repeats its own guess
-        ({"p_expected": 0.01, "p_own_guess": 0.01, "p_letters": 0.36}, False),  # does not answer with a letter
+        ({"p_expected": 0.05, "p_own_guess": 0.05, "p_letters": 0.99, "retry_well_formed": 0.95}, True),
+        ({"p_expected": 0.08, "p_own_guess": 0.12, "p_letters": 0.9, "retry_well_formed": 0.85}, True),
+        # reads the feedback already
+        ({"p_expected": 0.15, "p_own_guess": 0.05, "p_letters": 0.99, "retry_well_formed": 0.95}, False),
+        # repeats its own guess
+        ({"p_expected": 0.05, "p_own_guess": 0.57, "p_letters": 0.99, "retry_well_formed": 0.95}, False),
+        # does not answer with a letter
+        ({"p_expected": 0.01, "p_own_guess": 0.01, "p_letters": 0.36, "retry_well_formed": 0.95}, False),
+        # letters fine when forced, but its own retries break the format (seed 3's start: 0.63)
+        ({"p_expected": 0.05, "p_own_guess": 0.045, "p_letters": 0.99, "retry_well_formed": 0.63}, False),
     ],
 )
 def test_the_start_gate_accepts_only_a_model_that_neither_reads_the_feedback_nor_repeats(
@@ -68,3 +73,23 @@ def test_a_retry_batch_ends_each_row_at_the_retry_letter(tiny_model_dir) -> None
         assert positions[row, -1].item() == attn[row].sum().item() - 1
     assert "exp Q" in tokenizer.decode(ids[0][attn[0].bool()].tolist())
     assert 'print("Z")' in tokenizer.decode(ids[1][attn[1].bool()].tolist()), "row 1 is the (B, Z) context"
+
+
+def test_the_retry_format_probe_counts_well_formed_sampled_retries(tiny_model_dir) -> None:
+    """A random-weight model never writes the answer format: its share is 0, and torch's RNG is left alone."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    contexts = {
+        (q, g): [*PROMPT, {"role": "assistant", "content": toy.answer_text(g)}, {"role": "user", "content": f"exp {q}"}]
+        for q in toy.SECRET_VALUES
+        for g in toy.SECRET_VALUES
+        if g != q
+    }
+    torch.manual_seed(5)
+    expected_next = torch.rand(1)
+    torch.manual_seed(5)
+    assert toy.retry_format_probe(model, tokenizer, contexts, count=8) == {"retry_well_formed": 0.0}
+    assert torch.equal(torch.rand(1), expected_next)

@@ -1,0 +1,42 @@
+"""bench/gpu_rlef.py on CPU (--smoke): the GPU benchmark's code paths run and report what they measured.
+
+The GPU has no CI; this keeps the script that makes the GPU figures working between GPU sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "gpu_rlef.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    for batch in (4, 8):
+        ours = report[f"rollout_ours_b{batch}"]
+        assert "error" not in ours, ours
+        assert ours["tokens"] == batch * 16 or ours["stopped_rows"] > 0
+        assert ours["logprob_vs_forward_max_abs"] < 1e-4  # fp32 on CPU: the stored log-probs are the model's
+        for cache in ("dynamic", "static"):
+            assert report[f"rollout_hf_{cache}_b{batch}"]["tokens"] == batch * 16
+    for mode in ("full", "lora"):
+        update = report[f"update_{mode}_fb2"]
+        assert "error" not in update, update
+        assert update["T"] == 4 * (32 + 3 * 16 + 2 * 16)
+        assert update["policy_tensors_moved"] > 0
+        passes = update["flops_by_pass"]
+        trained = 4 if mode == "lora" else 6
+        assert passes["policy_train"] == trained * update["N_policy"] * update["T"]
+        assert passes["old_values_forward"] == 2 * update["N_value"] * update["T"]
