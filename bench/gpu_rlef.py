@@ -208,7 +208,7 @@ def bench_sampler(
         "prompt_tokens": prompt,
         "new_tokens": new,
         "tokens": tokens,
-        "graphs": graphs,
+        "graphs": graphs and device.type == "cuda",
         "stopped_rows": sum(stopped for _, _, stopped in samples),
         "logprob_vs_forward_max_abs": float(diff.max()),
         "logprob_vs_forward_mean_abs": float(diff.mean()),
@@ -418,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-baselines", action="store_true", help="only the trainer's own code")
     parser.add_argument(
+        "--lora-rollout",
+        action="store_true",
+        help="also sample through the LoRA policy (peft model, as lora mode generates) at the first batch size",
+    )
+    parser.add_argument(
         "--only",
         choices=("rollout", "update"),
         default=None,
@@ -471,6 +476,14 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 lambda b=b: bench_sampler(model, b, args.gen_prompt, args.gen_new, device, graphs=False),
             )
+    if args.lora_rollout and args.only != "update":
+
+        def lora_policy_rollout() -> dict[str, float]:
+            config = RLEFConfig(mode="lora", device=str(device), dtype=str(dtype).removeprefix("torch."))
+            policy = build_models(config, None, policy=model).generation_model().eval()
+            return bench_sampler(policy, gen_batches[0], args.gen_prompt, args.gen_new, device)
+
+        _attempt(report, f"rollout_ours_lora_b{gen_batches[0]}", args.out, lora_policy_rollout)
     if not args.skip_baselines and args.only != "update":
         for b in gen_batches:
             for cache, static in (("dynamic", False), ("static", True)):

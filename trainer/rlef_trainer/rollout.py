@@ -108,11 +108,13 @@ def stop_token_ids(tokenizer: PreTrainedTokenizerBase, model: Any) -> set[int]:
     return {i for i in ids if i is not None}
 
 
-_SAMPLERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# One StaticSampler per model, so its caches and CUDA graphs outlive a call. Held beside the model, not on
+# it: a model is deep-copied (export, the full mode's networks) and a CUDA graph cannot be; the sampler
+# refers to its model weakly, so dropping the model drops both.
+_SAMPLERS: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _static_sampler(model: Any, stops: set[int], pad: int, temperature: float, top_p: float) -> Any:
-    """One StaticSampler per model and sampling setting, so its cache and CUDA graph outlive the call."""
     from rlef_trainer.sampler import StaticSampler
 
     key = (frozenset(stops), pad, temperature, top_p)

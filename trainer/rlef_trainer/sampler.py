@@ -7,7 +7,8 @@ one step that does everything on the device: the forward over one token per row,
 given temperature (and top-p), the sampler's log-prob of the drawn token under that processed
 distribution, the stop check, and the writes into the output buffers. On CUDA that step is
 captured once per shape as a CUDA graph and replayed per token, so the host only launches; it
-checks for "all rows stopped" every `sync_every` tokens.
+checks for "all rows stopped" every `sync_every` tokens. The `max_shapes` most recent shapes keep
+their cache and graph (a rollout's turns have different widths).
 
 Why not `model.generate`: HF generate returns the processed scores of every step to give the
 log-probs (batch x steps x vocab floats, 40 GB at 256 x 256 x 151936) and syncs with the host
@@ -22,6 +23,8 @@ same cache slot per step; position ids count only the row's own tokens, and a bo
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,12 +112,13 @@ class StaticSampler:
         top_p: float,
         use_graphs: bool | None = None,
         sync_every: int = 16,
+        max_shapes: int = 3,
     ) -> None:
         if temperature <= 0:
             raise ValueError("the static sampler samples; temperature must be > 0")
         if not 0 < top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
-        self.model = model
+        self._model = weakref.ref(model)  # the sampler is cached beside its model (rollout._SAMPLERS)
         self.device = next(model.parameters()).device
         self.temperature = temperature
         self.top_p = top_p
@@ -124,7 +128,15 @@ class StaticSampler:
         vocab = model.get_output_embeddings().weight.shape[0]
         self.is_stop = torch.zeros(vocab, dtype=torch.bool, device=self.device)
         self.is_stop[sorted(stop_ids)] = True
-        self._slots: dict[tuple[int, int, int], _Slot] = {}
+        self.max_shapes = max_shapes
+        self._slots: OrderedDict[tuple[int, int, int], _Slot] = OrderedDict()
+
+    @property
+    def model(self) -> Any:
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the sampler's model is gone")
+        return model
 
     # -- one decode step (captured as a graph on CUDA) ------------------------------------------
 
@@ -169,9 +181,12 @@ class StaticSampler:
     def _slot(self, batch: int, length: int, max_new: int) -> _Slot:
         key = (batch, length, max_new)
         if key in self._slots:
+            self._slots.move_to_end(key)
             return self._slots[key]
-        self._slots.clear()  # one shape's cache and graph at a time: memory stays bounded
-        dtype = next(self.model.parameters()).dtype
+        # a cache and a graph per shape, the `max_shapes` most recent kept (a rollout's turns have
+        # different prompt widths: one shape each), so memory stays bounded
+        while len(self._slots) >= self.max_shapes:
+            self._slots.popitem(last=False)
         dev = self.device
         cache = StaticCache(config=self.model.config, max_cache_len=length)
         s = _Slot(
@@ -187,7 +202,6 @@ class StaticSampler:
             out_tokens=torch.zeros(batch, max_new, dtype=torch.long, device=dev),
             out_logprobs=torch.zeros(batch, max_new, dtype=torch.float32, device=dev),
         )
-        del dtype
         self._slots[key] = s
         return s
 
@@ -282,13 +296,9 @@ class StaticSampler:
             if n % self.sync_every == 0 and bool(s.done.all()):
                 break
             run()
-        tokens = s.out_tokens[:rows].cpu()
-        logprobs = s.out_logprobs[:rows].cpu()
-        stops = self.is_stop.cpu()
-        result = []
-        for r in range(rows):
-            row = tokens[r].tolist()
-            stop_at = next((i for i, t in enumerate(row) if stops[t]), None)
-            cut = max_new if stop_at is None else stop_at + 1
-            result.append((row[:cut], logprobs[r, :cut].tolist(), stop_at is not None))
-        return result
+        hit = self.is_stop[s.out_tokens[:rows]]  # [rows, max_new]: where each row drew a stop token
+        stopped = hit.any(-1)
+        cuts = torch.where(stopped, hit.int().argmax(-1) + 1, max_new).tolist()
+        tokens = s.out_tokens[:rows].tolist()
+        logprobs = s.out_logprobs[:rows].tolist()
+        return [(tokens[r][: cuts[r]], logprobs[r][: cuts[r]], stop) for r, stop in enumerate(stopped.tolist())]

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench" / "gpu_rlef.py"), "--smoke", "--out", str(out)],
+        [sys.executable, str(REPO_ROOT / "bench" / "gpu_rlef.py"), "--smoke", "--lora-rollout", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -31,6 +31,8 @@ def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
         assert ours["logprob_vs_forward_max_abs"] < 1e-4  # fp32 on CPU: the stored log-probs are the model's
         for cache in ("dynamic", "static"):
             assert report[f"rollout_hf_{cache}_b{batch}"]["tokens"] == batch * 16
+    lora = report["rollout_ours_lora_b4"]  # through the peft policy, as lora mode samples
+    assert "error" not in lora and lora["logprob_vs_forward_max_abs"] < 1e-4
     for mode in ("full", "lora"):
         update = report[f"update_{mode}_fb2"]
         assert "error" not in update, update

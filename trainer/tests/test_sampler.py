@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from rlef_trainer.rollout import sample_responses
+from rlef_trainer.rollout import _SAMPLERS, sample_responses
 from rlef_trainer.sampler import StaticSampler
 
 
@@ -125,3 +125,53 @@ def test_the_model_is_left_as_it_was(model: torch.nn.Module) -> None:
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([[5, 6, 7]])).logits
     assert torch.isfinite(logits).all()
+
+
+def test_shapes_keep_their_cache_up_to_max_shapes_and_the_sampler_is_reused(model: torch.nn.Module) -> None:
+    sampler = StaticSampler(model, stop_ids={1}, pad_id=0, temperature=1.0, top_p=1.0, max_shapes=2)
+    sampler.sample([[5] * 10], 4, 1)
+    first = next(iter(sampler._slots.values())).cache
+    sampler.sample([[5] * 200], 4, 1)  # another cache-length bucket
+    sampler.sample([[5] * 12], 4, 1)  # the first bucket again: its cache is reused
+    assert len(sampler._slots) == 2 and any(s.cache is first for s in sampler._slots.values())
+    sampler.sample([[5] * 400], 4, 1)  # a third bucket evicts the least recently used (the 200-token one)
+    assert len(sampler._slots) == 2 and any(s.cache is first for s in sampler._slots.values())
+
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=0)
+    cpu = torch.device("cpu")
+
+    def call(temperature: float) -> None:
+        sample_responses(
+            model, tokenizer, [[5, 6]], max_new_tokens=2, temperature=temperature, top_p=1.0, batch_size=1,
+            device=cpu, engine="static",
+        )  # fmt: skip
+
+    call(1.0)
+    held = _SAMPLERS[model][1]
+    call(1.0)
+    assert _SAMPLERS[model][1] is held
+    call(0.5)
+    assert _SAMPLERS[model][1] is not held and _SAMPLERS[model][1].temperature == 0.5
+
+
+def test_a_model_that_has_sampled_can_be_copied_and_dropped(tiny_model_dir: Path) -> None:
+    """Export and the full mode deep-copy models; a sampler's CUDA graph cannot be copied (seen on an H200)."""
+    import copy
+    import gc
+    import threading
+    import weakref
+
+    fresh = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=0)
+    sample_responses(
+        fresh, tokenizer, [[5, 6]], max_new_tokens=2, temperature=1.0, top_p=1.0, batch_size=1,
+        device=torch.device("cpu"), engine="static",
+    )  # fmt: skip
+    sampler = _SAMPLERS[fresh][1]
+    sampler._slots[next(iter(sampler._slots))].graph = threading.Lock()  # like a CUDA graph: cannot be copied
+    twin = copy.deepcopy(fresh)
+    assert twin not in _SAMPLERS
+    gone = weakref.ref(fresh)
+    del fresh, twin, sampler
+    gc.collect()
+    assert gone() is None  # the cached sampler does not keep its model alive
