@@ -326,10 +326,10 @@ def turn_two_contexts(env: EnvClient) -> dict[tuple[str, str], list[dict[str, st
 # contexts its (teacher-forced) probability of the expected letter and of repeating its own first guess stay
 # near uniform (1/20), and the letters hold most of the mass. How a tiny model treats a retry it never saw in
 # training varies from draw to draw (2026-11-26, four seeds: two drew P(own guess) 0.38 and 0.57 with
-# P(expected) 0.15), so the recipe draws again (seed + 1000 k) until a draw passes this gate.
-# A draw must also write its own retries in the answer format (sampled, temperature 1): seed 3's start passed
-# the letter probe but only 63% of its second answers were well-formed, and its multi-turn rate fell below
-# blind guessing; seed 0's accepted start writes 93.5%.
+# P(expected) 0.15), so the recipe draws again (seed + 1000 k) until a draw passes this gate. A draw must also
+# write its own retries in the answer format (sampled, temperature 1): seed 3's start passed the letter probe
+# but only 63% of its second answers were well-formed, and its multi-turn rate fell below blind guessing;
+# seed 0's accepted start writes 93.5%.
 START_GATE = {"p_expected_max": 0.08, "p_own_guess_max": 0.12, "p_letters_min": 0.9, "retry_well_formed_min": 0.85}
 START_DRAWS = 6
 
@@ -355,14 +355,19 @@ def retry_batch(
     return ids, attn, (attn.cumsum(-1) - 1).clamp(min=0)
 
 
+def retry_pairs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` random (secret index, wrong first guess index) pairs: the turn-two contexts a probe looks at."""
+    rng = np.random.default_rng(seed)
+    secret = rng.integers(0, len(SECRET_VALUES), count)
+    return secret, (secret + rng.integers(1, len(SECRET_VALUES), count)) % len(SECRET_VALUES)
+
+
 def retry_letter_probe(
     model: Any, tokenizer: Any, contexts: dict[tuple[str, str], list[dict[str, str]]], count: int = 200, seed: int = 0
 ) -> dict[str, float]:
     """Teacher-forced probabilities of the retry's letter on `count` random (secret, wrong guess) pairs."""
     letters = torch.tensor([tokenizer.convert_tokens_to_ids(x) for x in SECRET_VALUES])
-    rng = np.random.default_rng(seed)
-    secret = rng.integers(0, len(SECRET_VALUES), count)
-    guess = (secret + rng.integers(1, len(SECRET_VALUES), count)) % len(SECRET_VALUES)
+    secret, guess = retry_pairs(count, seed)
     ids, attn, positions = retry_batch(tokenizer, contexts, secret, guess)
     with torch.no_grad():
         probs = torch.softmax(model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, -1], -1)
@@ -381,9 +386,7 @@ def retry_format_probe(
     well-formed answer (some secret letter in the answer format, then the stop token). Leaves torch's RNG as it was."""
     from rlef_trainer.rollout import first_prompt_ids, response_text, sample_responses
 
-    rng = np.random.default_rng(seed)
-    secret = rng.integers(0, len(SECRET_VALUES), count)
-    guess = (secret + rng.integers(1, len(SECRET_VALUES), count)) % len(SECRET_VALUES)
+    secret, guess = retry_pairs(count, seed)
     prompts = [
         first_prompt_ids(tokenizer, contexts[(SECRET_VALUES[q], SECRET_VALUES[g])])
         for q, g in zip(secret, guess, strict=True)
