@@ -284,6 +284,7 @@ def bench_update(
     forward_batch: int,
     checkpointing: bool,
     profile: bool = False,
+    compile_layers: bool = False,
 ) -> dict[str, float]:
     """Scoring (reference, old log-probs, old values) plus one PPO pass over the batch, timed together."""
     config = RLEFConfig(
@@ -294,6 +295,7 @@ def bench_update(
         rollouts_per_iteration=args.episodes,
         minibatch_size=args.episodes // 2,
         gradient_checkpointing=checkpointing,
+        compile_layers="on" if compile_layers else "off",
     )
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -310,9 +312,11 @@ def bench_update(
         0,
     )
     rng = np.random.default_rng(0)
+    started = time.perf_counter()
     warm = score_rollouts(models, batch, config, forward_batch)  # warm-up: kernels, allocator, optimizer state
     ppo_update(models, optimizer, scheduler, batch, warm, config, rng, forward_batch)
     sync(device)
+    warmup_seconds = time.perf_counter() - started  # with compile_layers: the compilation
     start = time.perf_counter()
     scored = score_rollouts(models, batch, config, forward_batch)
     ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
@@ -359,6 +363,8 @@ def bench_update(
         "mode": mode,
         "forward_batch": forward_batch,
         "gradient_checkpointing": checkpointing,
+        "compile_layers": compile_layers,
+        "warmup_seconds": warmup_seconds,
         "N_policy": n_policy,
         "N_value": n_value,
         "T": t,
@@ -375,6 +381,36 @@ def bench_update(
         "optimizer": optimizer_name,
         "policy_tensors_moved": moved,
     }
+
+
+def bench_loop(model: Qwen2ForCausalLM, mode: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """A training iteration's order with compiled layers: sample (eager, CUDA graphs), score and update
+    (compiled), sample again. The second sampling must run as fast as the first and keep its log-probs
+    matching a forward of the updated policy."""
+    config = RLEFConfig(
+        mode=mode,
+        device=str(device),
+        dtype="bfloat16" if device.type == "cuda" else "float32",
+        warmup_steps=1,
+        rollouts_per_iteration=args.episodes,
+        minibatch_size=args.episodes // 2,
+        compile_layers="on",
+    )
+    models = build_models(config, None, policy=model)
+    optimizer, scheduler = make_optimizer(models, config)
+    batch = synthetic_batch(args.episodes, 3, args.prompt, args.response, args.feedback, model.config.vocab_size, 0)
+    rng = np.random.default_rng(0)
+    report: dict[str, Any] = {"mode": mode}
+    for round_ in (1, 2):
+        policy = models.generation_model().eval()
+        report[f"sample_{round_}"] = bench_sampler(policy, args.loop_batch, args.gen_prompt, args.gen_new, device)
+        started = time.perf_counter()
+        scored = score_rollouts(models, batch, config, 16)
+        ppo_update(models, optimizer, scheduler, batch, scored, config, rng, 16)
+        sync(device)
+        report[f"update_{round_}_seconds"] = time.perf_counter() - started
+    del models, optimizer, scheduler
+    return report
 
 
 def _record(report: dict[str, object], out: Path | None) -> None:
@@ -423,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also sample through the LoRA policy (peft model, as lora mode generates) at the first batch size",
     )
     parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="also run sample, update, sample with compiled layers (full and LoRA) as one iteration does",
+    )
+    parser.add_argument(
         "--only",
         choices=("rollout", "update"),
         default=None,
@@ -438,19 +479,21 @@ def main(argv: list[str] | None = None) -> int:
         device, shape, dtype = torch.device("cpu"), "smoke", torch.float32
         gen_batches, args.gen_prompt, args.gen_new = (4, 8), 32, 16
         args.episodes, args.prompt, args.response, args.feedback = 4, 32, 16, 16
-        grid = [("full", 2, False), ("lora", 2, False)]
+        grid = [("full", 2, False, False), ("lora", 2, False, False)]
+        args.loop_batch = 4
     else:
         if not torch.cuda.is_available():
             parser.error("no CUDA device (use --smoke on CPU)")
         device, shape, dtype = torch.device("cuda"), "qwen2.5-0.5b", torch.bfloat16
         gen_batches, args.gen_prompt, args.gen_new = (64, 256), 512, 256
         args.episodes, args.prompt, args.response, args.feedback = 32, 512, 256, 128
-        grid = [
-            ("full", 16, False),
-            ("full", 32, False),
-            ("lora", 16, False),
-            ("lora", 32, False),
-        ]
+        args.loop_batch = 64
+        grid = [  # (mode, forward batch, gradient checkpointing, compiled decoder layers)
+            ("full", 16, False, False),
+            ("full", 32, False, True),
+            ("lora", 16, False, False),
+            ("lora", 32, False, True),
+        ]  # run 7 (bench/RESULTS.md) also had 16 compiled: 37.6% full, 19.2% LoRA
     peak, peak_source = device_peak(device, args.peak_tflops)
     model = make_model(shape, dtype, device)
     report: dict[str, Any] = {
@@ -495,18 +538,20 @@ def main(argv: list[str] | None = None) -> int:
                         model, b, args.gen_prompt, args.gen_new, device, static=static
                     ),
                 )
-    profiled: set[str] = set()
-    for mode, fb, ckpt in grid if args.only != "rollout" else ():
-        profile = args.profile and mode not in profiled
-        profiled.add(mode)
+    profiled: set[tuple[str, bool]] = set()
+    for mode, fb, ckpt, compiled in grid if args.only != "rollout" else ():
+        profile = args.profile and (mode, compiled) not in profiled
+        profiled.add((mode, compiled))
         _attempt(
             report,
-            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}",
+            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}{'_compiled' if compiled else ''}",
             args.out,
-            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile: bench_update(
-                model, mode, args, device, peak, fb, ckpt, profile
+            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile, compiled=compiled: bench_update(
+                model, mode, args, device, peak, fb, ckpt, profile, compiled
             ),
         )
+    for mode in ("full", "lora") if args.loop else ():
+        _attempt(report, f"loop_{mode}_compiled", args.out, lambda mode=mode: bench_loop(model, mode, args, device))
     print("\nsummary (tokens/s; MFU as spec/rlef.md section 4 defines it)")
     for b in gen_batches:
         if f"rollout_ours_b{b}" not in report:

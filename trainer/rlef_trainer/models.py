@@ -134,7 +134,14 @@ class RLEFModels:
                 stack.enter_context(self._adapter(POLICY_ADAPTER))
             hidden = _backbone(lm)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
             weight = lm.get_output_embeddings().weight
-            return ppo.head_logprobs(hidden.last_hidden_state, weight, input_ids, select, temperature)
+            return ppo.head_logprobs(
+                hidden.last_hidden_state,
+                weight,
+                input_ids,
+                select,
+                temperature,
+                compiled=self.config.compiles(self.device),
+            )
 
     def values(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """V at every position, shape [B, L] (fp32); the trainer reads it at each turn's last prompt token."""
@@ -179,8 +186,8 @@ class RLEFModels:
     def merged_policy(self) -> PreTrainedModel:
         """A plain transformers causal LM of the current policy (LoRA merged), on CPU in fp32, for export."""
         if not self.is_lora:
-            return copy.deepcopy(self.policy).to("cpu", torch.float32).eval()
-        peft_model = copy.deepcopy(self.policy).to("cpu", torch.float32)
+            return uncompiled(copy.deepcopy(self.policy)).to("cpu", torch.float32).eval()
+        peft_model = uncompiled(copy.deepcopy(self.policy)).to("cpu", torch.float32)
         peft_model.set_adapter(POLICY_ADAPTER)
         peft_model.delete_adapter(VALUE_ADAPTER)
         return peft_model.merge_and_unload().eval()
@@ -201,7 +208,7 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
 
     def fresh_lm() -> PreTrainedModel:
         if policy is not None:
-            return copy.deepcopy(policy).to(dtype)
+            return uncompiled(copy.deepcopy(policy)).to(dtype)
         return AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
 
     base = fresh_lm().to(device)
@@ -247,8 +254,37 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
             base.gradient_checkpointing_enable()
             value_body.gradient_checkpointing_enable()
         models = RLEFModels(config, tokenizer, base, head, reference=reference, value_body=value_body, device=device)
+    if config.compiles(device):
+        for network in (models.policy, models.reference, models.value_body):
+            if network is not None:
+                compile_decoder_layers(network)
     models.trainable_named_parameters()  # leaves the policy adapter active and every adapter trainable
     return models
+
+
+def compile_decoder_layers(model: nn.Module) -> int:
+    """torch.compile every decoder layer of `model` in place (RMSNorm, rotary, SiLU and the casts fuse
+    around the matmuls); returns how many. The sampler runs them eagerly (`torch.compiler.set_stance`),
+    as its CUDA graphs capture its own step. All layers share one graph: their weights are its inputs."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    if not layers:
+        raise ValueError(f"compile_layers: {type(model).__name__} has no decoder layers that transformers marks")
+    # one entry per adapter state and sequence-length regime; the default limit (8) is too low for
+    # LoRA, whose layers run with the policy adapter, the value adapter and none
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    for layer in layers:
+        layer.compile()
+    return len(layers)
+
+
+def uncompiled(model: nn.Module) -> nn.Module:
+    """Drop in-place compilation from `model`'s modules (a deep copy would otherwise call the original's)."""
+    for module in model.modules():
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            module._compiled_call_impl = None
+    return model
 
 
 class MasterWeightAdamW(torch.optim.AdamW):
@@ -268,11 +304,20 @@ class MasterWeightAdamW(torch.optim.AdamW):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        # multi-tensor copies: LoRA has hundreds of small tensors, one kernel each would cost more than the step
+        targets, grads = [], []
         for param, master in zip(self.model_params, self.masters, strict=True):
-            master.grad = None if param.grad is None else param.grad.float()
+            if param.grad is None:
+                master.grad = None
+                continue
+            if master.grad is None:
+                master.grad = torch.empty_like(master)
+            targets.append(master.grad)
+            grads.append(param.grad)
+        if grads:
+            torch._foreach_copy_(targets, grads)
         loss = super().step(closure)
-        for param, master in zip(self.model_params, self.masters, strict=True):
-            param.copy_(master)
+        torch._foreach_copy_(self.model_params, self.masters)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -305,6 +350,8 @@ def make_optimizer(models: RLEFModels, config: RLEFConfig) -> tuple[torch.optim.
     params = [p for _, p in models.trainable_named_parameters()]
     kwargs = {"lr": config.effective_lr(), "weight_decay": config.weight_decay, "betas": config.adam_betas}
     low_precision = any(p.dtype in (torch.bfloat16, torch.float16) for p in params)
+    if params and all(p.is_cuda for p in params):
+        kwargs["fused"] = True  # one kernel for the whole step (CPU keeps the default, and its recorded runs)
     optimizer = MasterWeightAdamW(params, **kwargs) if low_precision else torch.optim.AdamW(params, **kwargs)
     warmup = max(config.warmup_steps, 0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

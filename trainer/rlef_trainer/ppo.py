@@ -40,6 +40,40 @@ def token_entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tenso
 HEAD_CHUNK = 4096  # target tokens per chunk of the fused LM head: [chunk, vocab] fp32 logits at a time
 
 
+def _chunk_forward(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """log p(target), entropy and log-normaliser of one chunk of head outputs [chunk, vocab]."""
+    z = logits.float() / temperature
+    norm = torch.logsumexp(z, dim=-1)
+    logprobs = z.gather(-1, targets[:, None]).squeeze(-1) - norm
+    entropy = norm - (torch.softmax(z, dim=-1) * z).sum(-1)
+    return logprobs, entropy, norm
+
+
+def _chunk_backward(
+    logits: torch.Tensor, lse: torch.Tensor, targets: torch.Tensor, grad: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """d loss / d logits of one chunk: grad * (onehot(target) - softmax(z)) / temperature, in the logits' dtype."""
+    z = logits.float() / temperature
+    dz = torch.exp(z - lse[:, None]) * -grad[:, None]
+    dz = dz.scatter_add(-1, targets[:, None], grad[:, None])
+    return (dz / temperature).to(logits.dtype)
+
+
+_COMPILED_CHUNKS: dict[str, Any] = {}
+
+
+def _chunk_functions(compiled: bool) -> tuple[Any, Any]:
+    """The chunk math, eager or compiled by torch.compile (one fused pass over the [chunk, vocab] logits)."""
+    if not compiled:
+        return _chunk_forward, _chunk_backward
+    if not _COMPILED_CHUNKS:
+        _COMPILED_CHUNKS["forward"] = torch.compile(_chunk_forward, dynamic=True)
+        _COMPILED_CHUNKS["backward"] = torch.compile(_chunk_backward, dynamic=True)
+    return _COMPILED_CHUNKS["forward"], _COMPILED_CHUNKS["backward"]
+
+
 class _HeadLogprobs(torch.autograd.Function):
     """log p(target) and entropy from final hidden states and the LM head, chunk by chunk.
 
@@ -51,43 +85,44 @@ class _HeadLogprobs(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, temperature: float, chunk: int
+        ctx: Any,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        targets: torch.Tensor,
+        temperature: float,
+        chunk: int,
+        compiled: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        forward, _ = _chunk_functions(compiled)
         count = hidden.shape[0]
         logprobs = torch.empty(count, dtype=torch.float32, device=hidden.device)
         entropy = torch.empty(count, dtype=torch.float32, device=hidden.device)
         lse = torch.empty(count, dtype=torch.float32, device=hidden.device)
         for a in range(0, count, chunk):
-            z = (hidden[a : a + chunk] @ weight.t()).float() / temperature
-            norm = torch.logsumexp(z, dim=-1)
-            logprobs[a : a + chunk] = z.gather(-1, targets[a : a + chunk, None]).squeeze(-1) - norm
-            entropy[a : a + chunk] = norm - (torch.softmax(z, dim=-1) * z).sum(-1)
-            lse[a : a + chunk] = norm
+            lp, ent, norm = forward(hidden[a : a + chunk] @ weight.t(), targets[a : a + chunk], temperature)
+            logprobs[a : a + chunk], entropy[a : a + chunk], lse[a : a + chunk] = lp, ent, norm
         ctx.save_for_backward(hidden, weight, targets, lse)
-        ctx.temperature, ctx.chunk = temperature, chunk
+        ctx.temperature, ctx.chunk, ctx.compiled = temperature, chunk, compiled
         ctx.mark_non_differentiable(entropy)
         return logprobs, entropy
 
     @staticmethod
     def backward(ctx: Any, grad_lp: torch.Tensor, _grad_entropy: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
         hidden, weight, targets, lse = ctx.saved_tensors
+        _, backward = _chunk_functions(ctx.compiled)
         grad_hidden = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
         grad_weight = (
             torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if ctx.needs_input_grad[1] else None
         )
         for a in range(0, hidden.shape[0], ctx.chunk):
             h = hidden[a : a + ctx.chunk]
-            z = (h @ weight.t()).float() / ctx.temperature
-            g = grad_lp[a : a + ctx.chunk, None]
-            # d log p(y) / dz = onehot(y) - softmax(z); then through the 1/temperature
-            dz = torch.exp(z - lse[a : a + ctx.chunk, None]).mul_(-g)
-            dz.scatter_add_(-1, targets[a : a + ctx.chunk, None], g)
-            dz = (dz / ctx.temperature).to(hidden.dtype)
+            span = slice(a, a + ctx.chunk)
+            dz = backward(h @ weight.t(), lse[span], targets[span], grad_lp[span].float(), ctx.temperature)
             if grad_hidden is not None:
                 grad_hidden[a : a + ctx.chunk] = dz @ weight
             if grad_weight is not None:
                 grad_weight += (dz.t() @ h).float()
-        return grad_hidden, None if grad_weight is None else grad_weight.to(weight.dtype), None, None, None
+        return grad_hidden, None if grad_weight is None else grad_weight.to(weight.dtype), None, None, None, None
 
 
 def head_logprobs(
@@ -97,16 +132,20 @@ def head_logprobs(
     select: torch.Tensor,
     temperature: float = 1.0,
     chunk: int = HEAD_CHUNK,
+    compiled: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`token_logprobs` and `token_entropy` from hidden states [B, L, H], only where `select` [B, L] is True.
 
     Token i is predicted from hidden state i - 1, as in `token_logprobs`; position 0 is never
-    selected. Unselected positions get 0. The LM head runs on the selected tokens only.
+    selected. Unselected positions get 0. The LM head runs on the selected tokens only;
+    `compiled`: the softmax math around it runs through torch.compile.
     """
     picked = select.clone()
     picked[:, 0] = False
     rows, cols = torch.nonzero(picked, as_tuple=True)
-    lp, ent = _HeadLogprobs.apply(hidden[rows, cols - 1], head_weight, input_ids[rows, cols], temperature, chunk)
+    lp, ent = _HeadLogprobs.apply(
+        hidden[rows, cols - 1], head_weight, input_ids[rows, cols], temperature, chunk, compiled
+    )
     logprobs = torch.zeros(select.shape, dtype=torch.float32, device=hidden.device)
     entropy = torch.zeros(select.shape, dtype=torch.float32, device=hidden.device)
     logprobs = logprobs.index_put((rows, cols), lp)

@@ -163,19 +163,20 @@ def sample_responses(
         for row, ids in enumerate(chunk):
             input_ids[row, width - len(ids) :] = torch.tensor(ids)
             attention[row, width - len(ids) :] = 1
-        generated = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
-            do_sample=True,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=0,
-            max_new_tokens=max_new_tokens,
-            eos_token_id=sorted(stops),
-            pad_token_id=pad,
-            return_dict_in_generate=True,
-            output_scores=True,
-        )
+        with torch.compiler.set_stance("force_eager"):  # decoder layers compiled for the update only
+            generated = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                do_sample=True,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=0,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=sorted(stops),
+                pad_token_id=pad,
+                return_dict_in_generate=True,
+                output_scores=True,
+            )
         new_ids = generated.sequences[:, width:].cpu()
         # scores are the processed logits the sampler drew from (temperature, top-p applied).
         logprobs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in generated.scores], dim=1).cpu()

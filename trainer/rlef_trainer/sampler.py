@@ -232,7 +232,8 @@ class StaticSampler:
         out: list[tuple[list[int], list[float], bool]] = []
         if any(len(p) == 0 for p in prompts):
             raise ValueError("every prompt needs at least one token")
-        with _attention(self.model, ATTENTION_NAME):
+        # eager: decoder layers compiled for the update (compile_layers) would otherwise be traced here
+        with _attention(self.model, ATTENTION_NAME), torch.compiler.set_stance("force_eager"):
             for start in range(0, len(prompts), batch_size):
                 out += self._sample_chunk(prompts[start : start + batch_size], max_new_tokens, batch_size)
         return out
