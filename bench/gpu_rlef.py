@@ -291,7 +291,7 @@ def bench_update(
         mode=mode,
         device=str(device),
         dtype="bfloat16" if device.type == "cuda" else "float32",
-        warmup_steps=1,  # the paper's lr (2e-7, full) and the LoRA default (1e-5) from the first step
+        warmup_steps=1,  # the paper's lr (2e-7, full) and the LoRA default (1e-6) from the first step
         rollouts_per_iteration=args.episodes,
         minibatch_size=args.episodes // 2,
         gradient_checkpointing=checkpointing,

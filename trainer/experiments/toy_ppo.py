@@ -7,13 +7,19 @@ and prints each iteration, for sweeps against `copy_probe.py`:
     .venv/bin/rlef-train toy --out /tmp/toyA --seed 0 --iterations 30 --eval-episodes 100
     .venv/bin/python trainer/experiments/toy_ppo.py --start /tmp/toyA/start-model --out /tmp/ppo \
         --lr 2e-4 --iterations 70 --threads 2
+
+With `--mode lora` the learning rate is `lora_lr` and `--lora-rank` sets the adapters' rank (alpha = 2 x rank):
+the LoRA sweep of trainer/README.md. The last line (also written to OUT/result.json) has the multi-turn solve
+rate of the trained policy on `--eval-episodes` fresh episodes.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -35,6 +41,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minibatch-size", type=int, default=None, help="episodes per optimiser step")
     parser.add_argument("--ppo-epochs", type=int, default=None, help="passes over each iteration's episodes")
+    parser.add_argument("--mode", choices=("full", "lora"), default="full")
+    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--eval-episodes", type=int, default=300)
     args = parser.parse_args()
     from transformers.utils.logging import disable_progress_bar
 
@@ -44,7 +53,12 @@ def main() -> None:
     if not (args.out / "start-model").exists():
         shutil.copytree(args.start, args.out / "start-model")
     config = toy.toy_config(args.out, args.seed, random_feedback=False, iterations=args.iterations)
-    config = dataclasses.replace(config, lr=args.lr)
+    if args.mode == "lora":
+        config = dataclasses.replace(
+            config, mode="lora", lora_lr=args.lr, lora_rank=args.lora_rank, lora_alpha=2 * args.lora_rank
+        )
+    else:
+        config = dataclasses.replace(config, lr=args.lr)
     if args.minibatch_size is not None:
         config = dataclasses.replace(config, minibatch_size=args.minibatch_size)
     if args.ppo_epochs is not None:
@@ -60,7 +74,24 @@ def main() -> None:
                 flush=True,
             )
 
+        started = time.perf_counter()
         train(config, models, env, toy.SecretEpisodes(), resume=False, on_iteration=report)
+        seconds = time.perf_counter() - started
+        model = models.generation_model().eval()
+        rate = toy.solve_rate(
+            env, model, models.tokenizer, args.eval_episodes, max_turns=toy.MAX_TURNS, random_feedback=False, seed=11
+        )
+    result = {
+        "mode": args.mode,
+        "lr": args.lr,
+        "lora_rank": args.lora_rank if args.mode == "lora" else None,
+        "iterations": args.iterations,
+        "threads": args.threads,
+        "multi_turn": rate,
+        "train_seconds": seconds,
+    }
+    (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ class RLEFConfig:
     max_grad_norm: float = 1.0  # gradient clipping (paper silent)
 
     # --- LoRA (project's local-GPU default) ------------------------------------------------
-    lora_lr: float = 1e-5  # learning rate when mode = "lora"
-    lora_rank: int = 16  # adapter rank of both the policy and the value adapter
+    # LoRA: from the toy sweep (trainer/README.md, "LoRA: learning rate and rank"): at rank 16, 3.3-10x the
+    # full-mode lr learnt, 33x diverged; lr x rank sets the step (Adam moves every adapter weight by ~lr)
+    lora_lr: float = 1e-6  # learning rate when mode = "lora" (5x the paper's full-mode 2e-7)
+    lora_rank: int = 16  # adapter rank of both the policy and the value adapter (with lora_lr: scale them inversely)
     lora_alpha: int = 32  # LoRA scaling numerator
     lora_dropout: float = 0.0  # adapter dropout (0 keeps behaviour and learner identical)
 
