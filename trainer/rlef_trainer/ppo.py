@@ -17,6 +17,7 @@ tokens) and per turn in flat arrays of length N = total turns in the batch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,17 +62,12 @@ def _chunk_backward(
     return (dz / temperature).to(logits.dtype)
 
 
-_COMPILED_CHUNKS: dict[str, Any] = {}
-
-
+@functools.cache
 def _chunk_functions(compiled: bool) -> tuple[Any, Any]:
     """The chunk math, eager or compiled by torch.compile (one fused pass over the [chunk, vocab] logits)."""
     if not compiled:
         return _chunk_forward, _chunk_backward
-    if not _COMPILED_CHUNKS:
-        _COMPILED_CHUNKS["forward"] = torch.compile(_chunk_forward, dynamic=True)
-        _COMPILED_CHUNKS["backward"] = torch.compile(_chunk_backward, dynamic=True)
-    return _COMPILED_CHUNKS["forward"], _COMPILED_CHUNKS["backward"]
+    return torch.compile(_chunk_forward, dynamic=True), torch.compile(_chunk_backward, dynamic=True)
 
 
 class _HeadLogprobs(torch.autograd.Function):

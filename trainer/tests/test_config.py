@@ -33,6 +33,7 @@ def test_json_and_toml_files_and_set_overrides(tmp_path: Path) -> None:
         (["no_such_key=1"], "unknown config keys: no_such_key"),
         (["lora_rank=3.5"], "lora_rank must be an integer"),
         (["mode=half"], "mode must be one of"),
+        (["compile_layers=true"], "compile_layers must be one of 'auto', 'on', 'off'"),
         (["random_feedback=maybe"], "random_feedback must be a boolean"),
         (["lr=fast"], "lr must be a number"),
         (["minibatch_size=300"], "multiple of minibatch_size"),
@@ -56,3 +57,11 @@ def test_malformed_files_are_refused(tmp_path: Path) -> None:
         load_config(tmp_path / "list.json")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_compile_layers_auto_compiles_on_cuda_only() -> None:
+    import torch
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert (RLEFConfig().compiles(cpu), RLEFConfig().compiles(cuda)) == (False, True)
+    assert RLEFConfig(compile_layers="on").compiles(cpu) and not RLEFConfig(compile_layers="off").compiles(cuda)
