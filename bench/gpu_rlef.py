@@ -275,6 +275,21 @@ def count_params(model: Qwen2ForCausalLM) -> tuple[int, int]:
     return total, total - embedding + model.config.hidden_size + 1
 
 
+def _update_config(
+    mode: str, args: argparse.Namespace, device: torch.device, compile_layers: bool, checkpointing: bool = False
+) -> RLEFConfig:
+    return RLEFConfig(
+        mode=mode,
+        device=str(device),
+        dtype="bfloat16" if device.type == "cuda" else "float32",
+        warmup_steps=1,  # the paper's lr (2e-7, full) and the LoRA default (1e-6) from the first step
+        rollouts_per_iteration=args.episodes,
+        minibatch_size=args.episodes // 2,
+        gradient_checkpointing=checkpointing,
+        compile_layers="on" if compile_layers else "off",
+    )
+
+
 def bench_update(
     model: Qwen2ForCausalLM,
     mode: str,
@@ -287,16 +302,7 @@ def bench_update(
     compile_layers: bool = False,
 ) -> dict[str, float]:
     """Scoring (reference, old log-probs, old values) plus one PPO pass over the batch, timed together."""
-    config = RLEFConfig(
-        mode=mode,
-        device=str(device),
-        dtype="bfloat16" if device.type == "cuda" else "float32",
-        warmup_steps=1,  # the paper's lr (2e-7, full) and the LoRA default (1e-6) from the first step
-        rollouts_per_iteration=args.episodes,
-        minibatch_size=args.episodes // 2,
-        gradient_checkpointing=checkpointing,
-        compile_layers="on" if compile_layers else "off",
-    )
+    config = _update_config(mode, args, device, compile_layers, checkpointing)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -387,15 +393,7 @@ def bench_loop(model: Qwen2ForCausalLM, mode: str, args: argparse.Namespace, dev
     """A training iteration's order with compiled layers: sample (eager, CUDA graphs), score and update
     (compiled), sample again. The second sampling must run as fast as the first and keep its log-probs
     matching a forward of the updated policy."""
-    config = RLEFConfig(
-        mode=mode,
-        device=str(device),
-        dtype="bfloat16" if device.type == "cuda" else "float32",
-        warmup_steps=1,
-        rollouts_per_iteration=args.episodes,
-        minibatch_size=args.episodes // 2,
-        compile_layers="on",
-    )
+    config = _update_config(mode, args, device, compile_layers=True)
     models = build_models(config, None, policy=model)
     optimizer, scheduler = make_optimizer(models, config)
     batch = synthetic_batch(args.episodes, 3, args.prompt, args.response, args.feedback, model.config.vocab_size, 0)

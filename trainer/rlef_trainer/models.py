@@ -262,9 +262,9 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
     return models
 
 
-def compile_decoder_layers(model: nn.Module) -> int:
+def compile_decoder_layers(model: nn.Module) -> None:
     """torch.compile every decoder layer of `model` in place (RMSNorm, rotary, SiLU and the casts fuse
-    around the matmuls); returns how many. The sampler runs them eagerly (`torch.compiler.set_stance`),
+    around the matmuls). The sampler runs them eagerly (`torch.compiler.set_stance`),
     as its CUDA graphs capture its own step. All layers share one graph: their weights are its inputs."""
     from transformers.modeling_layers import GradientCheckpointingLayer
 
@@ -276,7 +276,6 @@ def compile_decoder_layers(model: nn.Module) -> int:
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     for layer in layers:
         layer.compile()
-    return len(layers)
 
 
 def uncompiled(model: nn.Module) -> nn.Module:

@@ -111,11 +111,11 @@ class _HeadLogprobs(torch.autograd.Function):
             torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if ctx.needs_input_grad[1] else None
         )
         for a in range(0, hidden.shape[0], ctx.chunk):
-            h = hidden[a : a + ctx.chunk]
             span = slice(a, a + ctx.chunk)
-            dz = backward(h @ weight.t(), lse[span], targets[span], grad_lp[span].float(), ctx.temperature)
+            h = hidden[span]
+            dz = backward(h @ weight.t(), lse[span], targets[span], grad_lp[span], ctx.temperature)
             if grad_hidden is not None:
-                grad_hidden[a : a + ctx.chunk] = dz @ weight
+                grad_hidden[span] = dz @ weight
             if grad_weight is not None:
                 grad_weight += (dz.t() @ h).float()
         return grad_hidden, None if grad_weight is None else grad_weight.to(weight.dtype), None, None, None, None
