@@ -323,11 +323,16 @@ def bench_update(
     ppo_update(models, optimizer, scheduler, batch, warm, config, rng, forward_batch)
     sync(device)
     warmup_seconds = time.perf_counter() - started  # with compile_layers: the compilation
-    start = time.perf_counter()
-    scored = score_rollouts(models, batch, config, forward_batch)
-    ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
-    sync(device)
-    seconds = time.perf_counter() - start
+    runs = []  # (total, scoring) seconds of each timed iteration; the median one is reported
+    for _ in range(max(args.repeats, 1)):
+        start = time.perf_counter()
+        scored = score_rollouts(models, batch, config, forward_batch)  # ends reading its results back
+        scored_at = time.perf_counter()
+        ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
+        sync(device)
+        runs.append((time.perf_counter() - start, scored_at - start))
+    seconds, score_seconds = sorted(runs)[len(runs) // 2]
+    kernel_seconds = None  # GPU kernel time of the profiled pass, against its wall time: how busy the GPU is
     if profile and device.type == "cuda":
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as torch_profile
@@ -337,6 +342,13 @@ def bench_update(
             sync(device)
         print(f"profile of one more PPO pass ({mode}, forward batch {forward_batch}):")
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
+        # the kernels themselves (device events), as the table's "Self CUDA time total" counts them
+        kernels = [
+            e
+            for e in prof.key_averages()
+            if e.device_type == torch.autograd.DeviceType.CUDA and not e.is_user_annotation
+        ]
+        kernel_seconds = sum(e.self_device_time_total for e in kernels) / 1e6
     n_policy, n_value = count_params(model)
     t = int(batch.attention_mask.sum())
     # tokens whose log-prob is needed (policy tokens): the LM head runs on these only
@@ -375,6 +387,10 @@ def bench_update(
         "N_value": n_value,
         "T": t,
         "seconds": seconds,
+        "score_seconds": score_seconds,
+        "update_seconds": seconds - score_seconds,
+        "timed_iterations": [round(total, 4) for total, _ in runs],
+        "profiled_pass_kernel_seconds": kernel_seconds,
         "tokens_per_s": t / seconds,
         "flops": total,
         "flops_by_pass": flops,
@@ -466,6 +482,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("rollout", "update"),
         default=None,
         help="one half of the benchmark",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed update iterations per row (the median is reported)",
     )
     parser.add_argument(
         "--profile",
@@ -565,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         if key.startswith("update_") and "mfu" in r:
             print(
                 f"{key}: N={r['N_policy']:,}/{r['N_value']:,} T={r['T']:,} time={r['seconds']:.2f}s "
+                f"(scoring {r['score_seconds']:.2f}s, update {r['update_seconds']:.2f}s; "
+                f"median of {len(r['timed_iterations'])}) "
                 f"peak={r['peak_flops'] / 1e12:.0f} TFLOP/s -> {r['tokens_per_s']:,.0f} tok/s, MFU {r['mfu']:.1%}, "
                 f"peak memory {r['peak_memory_gib']:.1f} GiB; LM head on the {r['T_head']:,} policy tokens only: "
                 f"MFU {r['mfu_head_on_policy_tokens']:.1%}"

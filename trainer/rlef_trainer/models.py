@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,14 +67,20 @@ class RLEFModels:
     def is_lora(self) -> bool:
         return self.config.mode == "lora"
 
+    @functools.cached_property
+    def _adapter_params(self) -> list[nn.Parameter]:
+        return [param for pname, param in self.policy.named_parameters() if "lora_" in pname]
+
     @contextlib.contextmanager
     def _adapter(self, name: str) -> Iterator[None]:
-        if self.is_lora:
+        # peft freezes inactive adapters on switch; both stay trainable for the one optimiser. Switching
+        # walks every module, so it is skipped when `name` is already active with every adapter trainable.
+        if self.is_lora and (
+            self.policy.active_adapter != name or not all(p.requires_grad for p in self._adapter_params)
+        ):
             self.policy.set_adapter(name)
-            # peft freezes inactive adapters on switch; both stay trainable for the one optimiser.
-            for pname, param in self.policy.named_parameters():
-                if "lora_" in pname:
-                    param.requires_grad_(True)
+            for param in self._adapter_params:
+                param.requires_grad_(True)
         yield
 
     def policy_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -113,6 +120,9 @@ class RLEFModels:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(log-probs, entropies) [B, L] of the policy (or reference) at the `select`ed tokens, 0 elsewhere.
 
+        `select` may be on the host: the PPO loop keeps its masks there, so finding the selected
+        positions does not wait for the device.
+
         Runs the decoder body, then the LM head on the selected tokens only, chunk by chunk
         (`ppo.head_logprobs`), so the [B, L, vocab] logits are never built; a model whose head is
         not a plain matrix (bias, soft-capping, logit scale) goes through its full logits instead.
@@ -120,7 +130,7 @@ class RLEFModels:
         lm = self._lm(reference)
         if not self._plain_head(lm):
             logits = (self.reference_logits if reference else self.policy_logits)(input_ids, attention_mask)
-            keep = select.clone()
+            keep = ppo.to_device(select, input_ids.device).clone()
             keep[:, 0] = False
             lp = ppo.token_logprobs(logits, input_ids, temperature)
             ent = ppo.token_entropy(logits.detach(), temperature)

@@ -24,6 +24,19 @@ from typing import Any
 import torch
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor` on `device`; a CPU tensor goes to a GPU through pinned memory without blocking.
+
+    A plain `.to("cuda")` of pageable memory synchronises the stream, so the GPU drains its queue and
+    waits for the host; the PPO loop uploads per forward chunk and must not stall the device there.
+    """
+    if tensor.device == device:
+        return tensor
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log p(input_ids[:, i] | input_ids[:, :i]) for i >= 1; position 0 gets 0. Shape [B, L]."""
     logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
@@ -138,7 +151,8 @@ def head_logprobs(
     """
     picked = select.clone()
     picked[:, 0] = False
-    rows, cols = torch.nonzero(picked, as_tuple=True)
+    # `select` may stay on the host: its positions are then found there and uploaded without a device sync
+    rows, cols = (to_device(x, hidden.device) for x in torch.nonzero(picked, as_tuple=True))
     lp, ent = _HeadLogprobs.apply(
         hidden[rows, cols - 1], head_weight, input_ids[rows, cols], temperature, chunk, compiled
     )
@@ -195,10 +209,12 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class PolicyLossStats:
+    """The loss and three 0-dim statistics, left on the device (reading them would wait for the GPU)."""
+
     loss: torch.Tensor
-    clip_fraction: float
-    approx_kl: float  # k3 estimator of KL(old || new), over policy tokens
-    is_weight_mean: float
+    clip_fraction: torch.Tensor
+    approx_kl: torch.Tensor  # k3 estimator of KL(old || new), over policy tokens
+    is_weight_mean: torch.Tensor
 
 
 def policy_loss(
@@ -222,16 +238,16 @@ def policy_loss(
         weight = torch.ones_like(surrogate)
     loss = -masked_mean(weight * surrogate, policy_mask)
     with torch.no_grad():
-        clip_fraction = masked_mean(((ratio - 1.0).abs() > clip_eps).float(), policy_mask).item()
-        approx_kl = masked_mean((ratio - 1.0) - log_ratio, policy_mask).item()
-        is_weight_mean = masked_mean(weight, policy_mask).item()
+        clip_fraction = masked_mean(((ratio - 1.0).abs() > clip_eps).float(), policy_mask)
+        approx_kl = masked_mean((ratio - 1.0) - log_ratio, policy_mask)
+        is_weight_mean = masked_mean(weight, policy_mask)
     return PolicyLossStats(loss, clip_fraction, approx_kl, is_weight_mean)
 
 
 @dataclass
 class ValueLossStats:
     loss: torch.Tensor
-    clip_fraction: float
+    clip_fraction: torch.Tensor  # 0-dim, on the device
 
 
 def value_loss(
@@ -243,7 +259,7 @@ def value_loss(
     clipped = (clipped_values - returns) ** 2
     loss = 0.5 * torch.max(unclipped, clipped).mean()
     with torch.no_grad():
-        clip_fraction = ((new_values - old_values).abs() > clip).float().mean().item()
+        clip_fraction = ((new_values - old_values).abs() > clip).float().mean()
     return ValueLossStats(loss, clip_fraction)
 
 

@@ -77,14 +77,40 @@ def build_batch(rollouts: list[Rollout], pad_id: int) -> RolloutBatch:
     )
 
 
-def turn_values(models: RLEFModels, batch: RolloutBatch, rows: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """V(c_t) for the turns of the episodes `rows` (in batch order), read at each turn's last prompt token."""
-    values = models.values(batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device))
-    turn_rows = torch.cat([torch.nonzero(batch.episode_of_turn == r).squeeze(-1) for r in rows.tolist()])
+@dataclass
+class Chunk:
+    """One forward batch of episodes: its tokens on the device, its masks and turn lists on the host.
+
+    Everything the loop indexes with is built here on the host and uploaded without blocking
+    (`ppo.to_device`), so a PPO pass queues its GPU work without waiting for the GPU in between.
+    """
+
+    rows: torch.Tensor  # episode rows, host
+    ids: torch.Tensor  # [b, L], device
+    attention: torch.Tensor  # [b, L], device
+    select: torch.Tensor  # [b, L] policy mask, host
+    turns: torch.Tensor  # flat ids of the rows' turns, in batch order, host
+    value_at: tuple[torch.Tensor, torch.Tensor]  # (local row, position) of each turn's value read, device
+
+
+def make_chunk(batch: RolloutBatch, rows: torch.Tensor, device: torch.device) -> Chunk:
+    turns = _turns_of_rows(batch, rows)
     local_row = torch.cat(
         [torch.full((int((batch.episode_of_turn == r).sum()),), i) for i, r in enumerate(rows.tolist())]
     )
-    return values[local_row.to(device), batch.turn_prompt_end[turn_rows].to(device)]
+    return Chunk(
+        rows,
+        ppo.to_device(batch.input_ids[rows], device),
+        ppo.to_device(batch.attention_mask[rows], device),
+        batch.policy_mask[rows],
+        turns,
+        (ppo.to_device(local_row, device), ppo.to_device(batch.turn_prompt_end[turns], device)),
+    )
+
+
+def turn_values(models: RLEFModels, chunk: Chunk) -> torch.Tensor:
+    """V(c_t) for the chunk's turns (in batch order), read at each turn's last prompt token."""
+    return models.values(chunk.ids, chunk.attention)[chunk.value_at]
 
 
 def _turns_of_rows(batch: RolloutBatch, rows: torch.Tensor) -> torch.Tensor:
@@ -93,6 +119,11 @@ def _turns_of_rows(batch: RolloutBatch, rows: torch.Tensor) -> torch.Tensor:
 
 def _chunks(rows: torch.Tensor, size: int) -> list[torch.Tensor]:
     return [rows[i : i + size] for i in range(0, rows.shape[0], size)]
+
+
+def _host_mean(values: list[torch.Tensor]) -> float:
+    """The mean of 0-dim device statistics, read back in one transfer (the only wait for the device)."""
+    return float(np.mean(torch.stack([v.detach().float() for v in values]).cpu().double().numpy()))
 
 
 @torch.no_grad()
@@ -104,14 +135,15 @@ def score_rollouts(
     ref_lp = torch.zeros_like(batch.behaviour_logprobs)
     old_lp = torch.zeros_like(batch.behaviour_logprobs)
     old_values = torch.zeros(batch.num_turns)
-    all_rows = torch.arange(batch.input_ids.shape[0])
-    for rows in _chunks(all_rows, forward_batch):
-        ids, attn = batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device)
-        select = batch.policy_mask[rows].to(device)
-        ref, _ = models.token_logprobs(ids, attn, select, config.temperature, reference=True)
-        old, _ = models.token_logprobs(ids, attn, select, config.temperature)
-        ref_lp[rows], old_lp[rows] = ref.cpu(), old.cpu()
-        old_values[_turns_of_rows(batch, rows)] = turn_values(models, batch, rows, device).float().cpu()
+    scored = []
+    for rows in _chunks(torch.arange(batch.input_ids.shape[0]), forward_batch):
+        chunk = make_chunk(batch, rows, device)
+        ref, _ = models.token_logprobs(chunk.ids, chunk.attention, chunk.select, config.temperature, reference=True)
+        old, _ = models.token_logprobs(chunk.ids, chunk.attention, chunk.select, config.temperature)
+        scored.append((chunk, ref, old, turn_values(models, chunk).float()))
+    for chunk, ref, old, values in scored:  # read back once the GPU has every chunk queued
+        ref_lp[chunk.rows], old_lp[chunk.rows] = ref.cpu(), old.cpu()
+        old_values[chunk.turns] = values.cpu()
     mask = batch.policy_mask
     kl_tokens = torch.where(mask, batch.behaviour_logprobs - ref_lp, torch.zeros_like(ref_lp))
     kl = ppo.turn_means(kl_tokens, batch.turn_index, batch.num_turns)
@@ -137,12 +169,16 @@ def ppo_update(
     rng: np.random.Generator,
     forward_batch: int,
 ) -> dict[str, float]:
-    """`updates_per_iteration` optimiser steps over minibatches of whole episodes."""
+    """`updates_per_iteration` optimiser steps over minibatches of whole episodes.
+
+    Nothing in the loop waits for the device: inputs are uploaded without blocking, the statistics
+    stay on the device, and they are read back once, after the last step.
+    """
     device = models.device
     episodes = batch.input_ids.shape[0]
     per_step = max(1, episodes * config.minibatch_size // max(config.rollouts_per_iteration, 1))
     token_adv = ppo.broadcast_to_tokens(scored["advantages"], batch.turn_index)
-    logs: dict[str, list[float]] = {
+    logs: dict[str, list[torch.Tensor]] = {
         k: []
         for k in (
             "policy_loss",
@@ -164,40 +200,40 @@ def ppo_update(
             mb_turns = _turns_of_rows(batch, minibatch)
             # Gradient accumulation over forward chunks; weights keep the token-mean / turn-mean exact.
             for rows in _chunks(minibatch, forward_batch):
-                ids, attn = batch.input_ids[rows].to(device), batch.attention_mask[rows].to(device)
-                mask = batch.policy_mask[rows].to(device)
-                new_lp, token_entropy = models.token_logprobs(ids, attn, mask, config.temperature)
+                chunk = make_chunk(batch, rows, device)
+                mask = ppo.to_device(chunk.select, device)
+                new_lp, token_entropy = models.token_logprobs(
+                    chunk.ids, chunk.attention, chunk.select, config.temperature
+                )
                 stats = ppo.policy_loss(
                     new_lp,
-                    scored["old_lp"][rows].to(device),
-                    batch.behaviour_logprobs[rows].to(device),
-                    token_adv[rows].to(device),
+                    ppo.to_device(scored["old_lp"][rows], device),
+                    ppo.to_device(batch.behaviour_logprobs[rows], device),
+                    ppo.to_device(token_adv[rows], device),
                     mask,
                     config.clip_eps,
                     config.truncated_is,
                 )
-                share = int(mask.sum()) / max(policy_tokens, 1)
+                share = int(chunk.select.sum()) / max(policy_tokens, 1)
                 (stats.loss * share).backward()
-                entropy = ppo.masked_mean(token_entropy, mask).item()
-                turns = _turns_of_rows(batch, rows)
                 v_stats = ppo.value_loss(
-                    turn_values(models, batch, rows, device),
-                    scored["old_values"][turns].to(device),
-                    scored["returns"][turns].to(device),
+                    turn_values(models, chunk),
+                    ppo.to_device(scored["old_values"][chunk.turns], device),
+                    ppo.to_device(scored["returns"][chunk.turns], device),
                     config.value_clip,
                 )
-                (v_stats.loss * config.value_loss_coef * turns.numel() / max(mb_turns.numel(), 1)).backward()
-                logs["policy_loss"].append(stats.loss.item())
+                (v_stats.loss * config.value_loss_coef * chunk.turns.numel() / max(mb_turns.numel(), 1)).backward()
+                logs["policy_loss"].append(stats.loss.detach())
                 logs["clip_fraction"].append(stats.clip_fraction)
                 logs["approx_kl"].append(stats.approx_kl)
                 logs["is_weight"].append(stats.is_weight_mean)
-                logs["entropy"].append(entropy)
-                logs["value_loss"].append(v_stats.loss.item())
+                logs["entropy"].append(ppo.masked_mean(token_entropy, mask))
+                logs["value_loss"].append(v_stats.loss.detach())
                 logs["value_clip_fraction"].append(v_stats.clip_fraction)
-            logs["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)))
+            logs["grad_norm"].append(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
             optimizer.step()
             scheduler.step()
-    return {k: float(np.mean(v)) for k, v in logs.items() if v}
+    return {k: _host_mean(v) for k, v in logs.items() if v}
 
 
 def rollout_metrics(rollouts: list[Rollout], batch: RolloutBatch, scored: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -55,7 +55,7 @@ def test_clipped_surrogate_takes_the_pessimistic_side_and_token_means_over_polic
     stats = ppo.policy_loss(new, old, old, adv, mask, clip_eps=0.2)
     # min(1.5, 1.2) = 1.2; min(0.5, 0.8) = 0.5; min(-0.5, -0.8) = -0.8; position 0 is not a policy token.
     assert stats.loss.item() == pytest.approx(-(1.2 + 0.5 - 0.8) / 3)
-    assert stats.clip_fraction == pytest.approx(1.0)
+    assert stats.clip_fraction.item() == pytest.approx(1.0)
 
 
 def test_truncated_importance_weight_only_shrinks_tokens_the_sampler_favoured() -> None:
@@ -65,7 +65,7 @@ def test_truncated_importance_weight_only_shrinks_tokens_the_sampler_favoured() 
     mask = torch.ones(1, 2, dtype=torch.bool)
     stats = ppo.policy_loss(new, old, behaviour, adv, mask, clip_eps=0.2)
     assert stats.loss.item() == pytest.approx(-(0.5 + 1.0) / 2)
-    assert stats.is_weight_mean == pytest.approx(0.75)
+    assert stats.is_weight_mean.item() == pytest.approx(0.75)
     off = ppo.policy_loss(new, old, behaviour, adv, mask, clip_eps=0.2, truncated_is=False)
     assert off.loss.item() == pytest.approx(-1.0)
 
@@ -74,7 +74,7 @@ def test_value_loss_is_clipped_squared_error_mean_over_turns() -> None:
     stats = ppo.value_loss(torch.tensor([1.0, 0.6]), torch.tensor([0.5, 0.5]), torch.tensor([2.0, 0.0]), clip=0.2)
     # turn 1: max((1-2)^2, (0.7-2)^2) = 1.69; turn 2: 0.36 both ways; 0.5 * mean.
     assert stats.loss.item() == pytest.approx(0.5 * (1.69 + 0.36) / 2)
-    assert stats.clip_fraction == pytest.approx(0.5)
+    assert stats.clip_fraction.item() == pytest.approx(0.5)
 
 
 def test_explained_variance() -> None:
