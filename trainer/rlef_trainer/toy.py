@@ -329,7 +329,9 @@ def turn_two_contexts(env: EnvClient) -> dict[tuple[str, str], list[dict[str, st
 # P(expected) 0.15), so the recipe draws again (seed + 1000 k) until a draw passes this gate. A draw must also
 # write its own retries in the answer format (sampled, temperature 1): seed 3's start passed the letter probe
 # but only 63% of its second answers were well-formed, and its multi-turn rate fell below blind guessing;
-# seed 0's accepted start writes 93.5%.
+# seed 0's accepted start writes 93.5%. A draw that passes the probes is then measured on the start finding
+# itself (its multi-turn rate within 5 points of blind guessing, `near_blind_guessing`): a start that avoids
+# the feedback's letter (P(expected) 0.022, under the uniform 0.05) passed the probes but solved 0.067.
 START_GATE = {"p_expected_max": 0.08, "p_own_guess_max": 0.12, "p_letters_min": 0.9, "retry_well_formed_min": 0.85}
 START_DRAWS = 6
 
@@ -407,6 +409,11 @@ def retry_format_probe(
         )
     good = sum(stopped and response_text(tokenizer, ids, stopped).strip() in well_formed for ids, _, stopped in samples)
     return {"retry_well_formed": good / count}
+
+
+def near_blind_guessing(multi_turn_rate: float) -> bool:
+    """The start finding: a multi-turn solve rate within 5 points of blind guessing in MAX_TURNS attempts."""
+    return abs(multi_turn_rate - chance_multi_turn()) <= 0.05
 
 
 def passes_start_gate(probe: dict[str, float]) -> bool:
@@ -609,6 +616,7 @@ def _run_toy(
         contexts = turn_two_contexts(env)
         episodes_started += len(contexts)
         draws: list[dict[str, Any]] = []
+        before: dict[str, dict[str, float]] = {}
         for draw in range(START_DRAWS):
             draw_seed = seed + 1000 * draw
             model_dir = build_start_model(out / "start-model", draw_seed)
@@ -624,9 +632,15 @@ def _run_toy(
             start_tokenizer = AutoTokenizer.from_pretrained(model_dir)
             probe = retry_letter_probe(start_model, start_tokenizer, contexts)
             probe |= retry_format_probe(start_model, start_tokenizer, contexts)
-            draws.append({"seed": draw_seed, **probe, "accepted": passes_start_gate(probe)})
+            accepted = passes_start_gate(probe)
+            if accepted:  # then the finding itself: the probes miss a start that avoids the feedback's letter
+                before = evaluate_all(env, start_model, start_tokenizer, eval_episodes, seed)
+                episodes_started += 3 * eval_episodes
+                probe["start_multi_turn"] = before["multi_turn"]["solve_rate"]
+                accepted = near_blind_guessing(probe["start_multi_turn"])
+            draws.append({"seed": draw_seed, **probe, "accepted": accepted})
             log(f"[toy] start draw {draw + 1} (seed {draw_seed}), probed on retries: {json.dumps(draws[-1])}")
-            if draws[-1]["accepted"]:
+            if accepted:
                 break
         else:
             raise RuntimeError(f"no start model passed the gate {START_GATE} in {START_DRAWS} draws: {draws}")
@@ -639,10 +653,7 @@ def _run_toy(
             config = toy_config(out, seed, random_feedback=random_feedback, iterations=iterations)
             models = load_models(config)
             if arm == "feedback":
-                evaluations["before"] = evaluate_all(
-                    env, models.generation_model(), models.tokenizer, eval_episodes, seed
-                )
-                episodes_started += 3 * eval_episodes
+                evaluations["before"] = before  # measured by the start gate, on the same weights
                 log(f"[toy] before RL: {_rates(evaluations['before'])}")
             curve: list[dict[str, float]] = []
 
@@ -701,7 +712,7 @@ def _run_toy(
     chance = {"single_turn": chance_single_turn(), "multi_turn": chance_multi_turn()}
     before, after, after_rf = evaluations["before"], evaluations["after_feedback"], evaluations["after_random_feedback"]
     findings = {
-        "start_ignores_feedback": abs(before["multi_turn"]["solve_rate"] - chance["multi_turn"]) <= 0.05,
+        "start_ignores_feedback": near_blind_guessing(before["multi_turn"]["solve_rate"]),
         "learns_to_use_feedback": after["multi_turn"]["solve_rate"] >= 0.8 * ceiling,
         "single_turn_stays_at_chance": abs(after["single_turn"]["solve_rate"] - chance["single_turn"]) <= 0.05,
         "random_feedback_stays_at_chance": abs(after_rf["random_feedback"]["solve_rate"] - chance["multi_turn"])

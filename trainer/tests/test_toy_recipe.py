@@ -56,6 +56,19 @@ def test_the_start_gate_accepts_only_a_model_that_neither_reads_the_feedback_nor
     assert toy.passes_start_gate(probe) is accepted
 
 
+@pytest.mark.parametrize(
+    ("rate", "near"),
+    [(0.143, True), (0.15, True), (0.10, True), (0.19, True), (0.067, False), (0.077, False), (0.2, False)],
+)
+def test_the_start_finding_asks_for_a_multi_turn_rate_within_five_points_of_blind_guessing(
+    rate: float, near: bool
+) -> None:
+    # blind guessing in three attempts: 1 - (19/20)^3 = 0.1426; a start that avoids the feedback's letter
+    # (0.067) fails it from below as one that reads the feedback fails it from above
+    assert toy.chance_multi_turn() == pytest.approx(0.142625)
+    assert toy.near_blind_guessing(rate) is near
+
+
 def test_a_retry_batch_ends_each_row_at_the_retry_letter(tiny_model_dir) -> None:
     import numpy as np
     from transformers import AutoTokenizer
