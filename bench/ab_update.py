@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(args.trees) < 2:
         parser.error("give two source trees")
+    for tree in args.trees:
+        missing = [part for part in ("bench/gpu_rlef.py", "trainer/rlef_trainer") if not (tree / part).exists()]
+        if missing:
+            parser.error(f"{tree} is not a source tree: it has no {' or '.join(missing)}")
     runs = []
     for _ in range(args.rounds):
         for tree in args.trees:
@@ -99,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                 [sys.executable, __file__, "--worker", str(tree), "--repeats", str(args.repeats)],
                 capture_output=True,
                 text=True,
-                check=True,
+                check=False,
             )
+            if done.returncode != 0:
+                print(f"the run of {tree} failed (exit {done.returncode}):\n{done.stderr[-4000:]}", file=sys.stderr)
+                return 1
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(runs[-1]), flush=True)
     summary = {}
