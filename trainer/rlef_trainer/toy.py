@@ -11,7 +11,9 @@ this module never judges an answer.
        strings: no chat, no task text) and printing a letter its problem statement names
        ("named letter" problems, single-turn), then the answer format by a short supervised step on
        single-turn examples (a random secret in ```python\\nprint("X")\\n```, half of them named-letter
-       problems so the copying stays; no feedback turns);
+       problems so the copying stays; no feedback turns); a start gate probes the result on the
+       service's retry contexts and measures its multi-turn rate, and draws the format step again (then,
+       if need be, the generic steps) until the start ignores the feedback;
     2. its multi-turn, single-turn and random-feedback solve rates are measured (all near chance);
     3. `train` (the production PPO) runs twice from that model: with the true feedback and with
        the service's random-feedback ablation;
@@ -25,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -114,15 +117,31 @@ def answer_text(secret: str) -> str:
     return f'```python\nprint("{secret}")\n```'
 
 
-def build_start_model(out_dir: Path, seed: int) -> Path:
-    """A random-weight Qwen2 model folder with the fixture's tokenizer and ChatML template."""
+def environment_corpus(contexts: dict[tuple[str, str], list[dict[str, str]]]) -> list[str]:
+    """The environment's own words, as one turn-two context holds them: its first prompt and its feedback.
+
+    Not in the recipe; an experiment's option (`trainer/experiments/fixed_base.py --env-words`). The fixture
+    tokenizer's corpus barely knows these words, so it cuts "Give", "Print" and "Solve" into a capital consonant
+    plus the rest, and such a capital is the very token of a secret letter. The start models' letter-copying
+    skill lands on them: 2 of 6 format draws from seed 0's base put 0.97-0.99 of their retry letter on the G of
+    the feedback's "Give it another try." (near uniform, top letter 0.08-0.11, with that sentence reworded).
+    Given as `corpus` to `build_start_model`, the words become whole tokens, as in any real LLM's tokenizer; then
+    the base reads the feedback's letters instead (seed 0: P(expected) 0.46, P(own guess) 0.49; trainer/README.md).
+    """
+    messages = next(iter(contexts.values()))
+    return [messages[0]["content"], messages[-1]["content"]]
+
+
+def build_start_model(out_dir: Path, seed: int, corpus: list[str] | None = None) -> Path:
+    """A random-weight Qwen2 model folder with the fixture's tokenizer (its corpus plus `corpus`) and ChatML
+    template."""
     from rlef_trainer.fixtures.chatml import CHATML_TEMPLATE
     from rlef_trainer.fixtures.model_shapes import MODEL_SHAPES
     from rlef_trainer.fixtures.tiny_model import CHAT_TEMPLATE_FILE, build_model, build_tokenizer, tokenizer_config
 
     shape = dataclasses.replace(MODEL_SHAPES["tiny"], name="toy", initializer_range=0.02, **TOY_SHAPE)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(corpus or ())
     tokenizer.save(str(out_dir / "tokenizer.json"))
     (out_dir / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(tokenizer), indent=2) + "\n")
     (out_dir / CHAT_TEMPLATE_FILE).write_text(CHATML_TEMPLATE)
@@ -333,7 +352,25 @@ def turn_two_contexts(env: EnvClient) -> dict[tuple[str, str], list[dict[str, st
 # itself (its multi-turn rate within 5 points of blind guessing, `near_blind_guessing`): a start that avoids
 # the feedback's letter (P(expected) 0.022, under the uniform 0.05) passed the probes but solved 0.067.
 START_GATE = {"p_expected_max": 0.08, "p_own_guess_max": 0.12, "p_letters_min": 0.9, "retry_well_formed_min": 0.85}
-START_DRAWS = 6
+# A draw is two-level. The generic skills (the base: copying pretraining, named-letter problems) are built
+# once per base seed and kept when the base passes BASE_GATE: it learnt its named-letter skill (accuracy on its
+# last batch), and it does not already read the feedback's expected letter (teacher-forced on the retry
+# contexts, as the start gate's probe: the base knows the answer's opening from its named-letter step). Then
+# only the format step is drawn again (format seed + 1000 k) while its start fails the start gate. The format
+# step alone moves the retry behaviour a lot: from seed 0's base (P(expected) 0.092, P(own guess) 0.28), format
+# seeds 0-5 gave P(expected) 0.02-0.047, P(own guess) 0.04-0.21, well-formed retries 0.74-0.97, and 3 of 6
+# passed (trainer/experiments/fixed_base.py), at ~40 s a draw where a whole draw takes ~90 s. But it does not
+# undo a base that reads the expected letter: seed 1's base (P(expected) 0.137) gave 0.154 and 0.136 after
+# its first two format steps.
+BASE_GATE = {"named_accuracy_min": 0.9, "p_expected_max": 0.12}
+START_BASES = 4
+START_FORMAT_DRAWS = 4
+
+
+def start_draw_seeds(seed: int) -> list[tuple[int, int]]:
+    """The (base seed, format seed) pairs the recipe tries, in order. The first is (seed, seed), the single
+    draw of the recipe before the two-level draw, so a seed whose first draw passed builds the same start."""
+    return [(seed + 100_000 * base, seed + 1000 * k) for base in range(START_BASES) for k in range(START_FORMAT_DRAWS)]
 
 
 def retry_batch(
@@ -374,10 +411,16 @@ def retry_letter_probe(
     with torch.no_grad():
         probs = torch.softmax(model(input_ids=ids, attention_mask=attn, position_ids=positions).logits[:, -1], -1)
     index = torch.arange(count)
+    among = probs[:, letters] / probs[:, letters].sum(-1, keepdim=True)  # the retry's letter, given it is one
     return {
         "p_expected": float(probs[index, letters[torch.from_numpy(secret)]].mean()),
         "p_own_guess": float(probs[index, letters[torch.from_numpy(guess)]].mean()),
         "p_letters": float(probs[:, letters].sum(-1).mean()),
+        # how blind the retry's guess is: the entropy of its letter (ln 20 = 3.0 when uniform) and the mean share
+        # of the letter it favours across contexts (a start that copies a capital of the feedback's own words,
+        # the G of "Give it another try", puts 0.97 on it)
+        "retry_letter_entropy": float(-(among * among.clamp_min(1e-12).log()).sum(-1).mean()),
+        "p_top_letter": float(among.mean(0).max()),
     }
 
 
@@ -411,9 +454,25 @@ def retry_format_probe(
     return {"retry_well_formed": good / count}
 
 
+def load_model(model_dir: Path) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir)
+
+
 def near_blind_guessing(multi_turn_rate: float) -> bool:
     """The start finding: a multi-turn solve rate within 5 points of blind guessing in MAX_TURNS attempts."""
     return abs(multi_turn_rate - chance_multi_turn()) <= 0.05
+
+
+def passes_base_gate(named_accuracy: float, probe: dict[str, float]) -> bool:
+    return named_accuracy >= BASE_GATE["named_accuracy_min"] and probe["p_expected"] <= BASE_GATE["p_expected_max"]
 
 
 def passes_start_gate(probe: dict[str, float]) -> bool:
@@ -617,19 +676,34 @@ def _run_toy(
         episodes_started += len(contexts)
         draws: list[dict[str, Any]] = []
         before: dict[str, dict[str, float]] = {}
-        for draw in range(START_DRAWS):
-            draw_seed = seed + 1000 * draw
-            model_dir = build_start_model(out / "start-model", draw_seed)
-            copying = generic_copy_pretraining(model_dir, draw_seed, copy_steps)
-            log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
-            copying |= instruction_copy_pretraining(model_dir, prompt, draw_seed, instruction_steps)
-            log(f"[toy] instruction copying (named-letter problems): {copying} ({time.perf_counter() - started:.0f}s)")
-            sft = supervised_format_step(model_dir, prompt, draw_seed, sft_steps, 32)
+        base_dir, model_dir = out / "base-model", out / "start-model"
+        built_base: int | None = None
+        base_ok = False
+        for base_seed, format_seed in start_draw_seeds(seed):
+            if base_seed != built_base:
+                built_base = base_seed
+                shutil.rmtree(base_dir, ignore_errors=True)
+                build_start_model(base_dir, base_seed)
+                copying = generic_copy_pretraining(base_dir, base_seed, copy_steps)
+                log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
+                copying |= instruction_copy_pretraining(base_dir, prompt, base_seed, instruction_steps)
+                log(
+                    f"[toy] instruction copying (named-letter problems): {copying} "
+                    f"({time.perf_counter() - started:.0f}s)"
+                )
+                base_probe = retry_letter_probe(load_model(base_dir), load_tokenizer(base_dir), contexts)
+                copying |= {f"base_{k}": v for k, v in base_probe.items()}
+                base_ok = passes_base_gate(copying["instruction_copy_accuracy"], base_probe)
+                if not base_ok:
+                    draws.append({"base_seed": base_seed, **copying, "accepted": False})
+                    log(f"[toy] base (seed {base_seed}) rejected: {json.dumps(draws[-1])}")
+            if not base_ok:
+                continue
+            shutil.rmtree(model_dir, ignore_errors=True)
+            shutil.copytree(base_dir, model_dir)
+            sft = supervised_format_step(model_dir, prompt, format_seed, sft_steps, 32)
             log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            start_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-            start_tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            start_model, start_tokenizer = load_model(model_dir), load_tokenizer(model_dir)
             probe = retry_letter_probe(start_model, start_tokenizer, contexts)
             probe |= retry_format_probe(start_model, start_tokenizer, contexts)
             accepted = passes_start_gate(probe)
@@ -638,12 +712,13 @@ def _run_toy(
                 episodes_started += 3 * eval_episodes
                 probe["start_multi_turn"] = before["multi_turn"]["solve_rate"]
                 accepted = near_blind_guessing(probe["start_multi_turn"])
-            draws.append({"seed": draw_seed, **probe, "accepted": accepted})
-            log(f"[toy] start draw {draw + 1} (seed {draw_seed}), probed on retries: {json.dumps(draws[-1])}")
+            draws.append({"base_seed": base_seed, "seed": format_seed, **probe, "accepted": accepted})
+            log(f"[toy] start draw {len(draws)} (base {base_seed}, format {format_seed}): {json.dumps(draws[-1])}")
             if accepted:
                 break
         else:
-            raise RuntimeError(f"no start model passed the gate {START_GATE} in {START_DRAWS} draws: {draws}")
+            raise RuntimeError(f"no start model passed the gate {START_GATE} in {len(draws)} draws: {draws}")
+        shutil.rmtree(base_dir, ignore_errors=True)
 
         curves: dict[str, list[dict[str, float]]] = {}
         evaluations: dict[str, Any] = {}
@@ -735,6 +810,7 @@ def _run_toy(
         "findings": findings,
         "sft": sft,
         "copy_pretraining": copying,
+        "base_gate": BASE_GATE,
         "start_gate": START_GATE,
         "start_draws": draws,
         "service": {

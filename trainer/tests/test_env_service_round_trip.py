@@ -77,3 +77,21 @@ def test_random_feedback_shows_a_donors_secret(service: EnvService) -> None:
         in step["observation"]["messages"][0]["content"]
     )
     assert step["results"][0]["expected"].strip() == secret
+
+
+def test_the_toy_tokenizer_shows_a_secret_letter_only_where_a_letter_stands(service: EnvService) -> None:
+    """The fixture tokenizer cuts words of the environment's messages ("Give", "Print", "Solve") into a capital
+    consonant plus the rest, the very tokens of the secrets, which the toy's start models copied into their
+    retries. Built with `toy.environment_corpus`, a retry context holds secret-letter tokens only where a letter
+    stands: the expected one and the own guess (in the answer and in "Your output")."""
+    from rlef_trainer.fixtures.tiny_model import build_tokenizer
+
+    with EnvClient(service.url, service.token) as env:
+        contexts = toy.turn_two_contexts(env)
+    corpus = toy.environment_corpus(contexts)
+    assert len(corpus) == 2 and toy.STATEMENT in corpus[0] and "Expected output:" in corpus[1]
+    text = "\n".join(m["content"] for m in contexts[("Q", "G")])
+    letters = set(toy.SECRET_VALUES)
+    plain = [t for t in build_tokenizer().encode(text).tokens if t in letters]
+    assert "G" in plain and len(plain) > 3, "the fixture tokenizer alone cuts words into secret letters"
+    assert sorted(t for t in build_tokenizer(corpus).encode(text).tokens if t in letters) == ["G", "G", "Q"]

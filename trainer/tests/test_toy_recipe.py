@@ -106,3 +106,32 @@ def test_the_retry_format_probe_counts_well_formed_sampled_retries(tiny_model_di
     torch.manual_seed(5)
     assert toy.retry_format_probe(model, tokenizer, contexts, count=8) == {"retry_well_formed": 0.0}
     assert torch.equal(torch.rand(1), expected_next)
+
+
+def test_start_draws_redraw_the_format_step_on_one_base_before_building_another() -> None:
+    draws = toy.start_draw_seeds(7)
+    # the first draw is the recipe's single draw of before the two-level gate, so seed 0's start is unchanged
+    assert draws[0] == (7, 7)
+    assert len(draws) == len(set(draws)) == toy.START_BASES * toy.START_FORMAT_DRAWS
+    bases = [base for base, _ in draws]
+    assert bases == sorted(bases), "a base is used for all its format draws, then never again"
+    assert bases[: toy.START_FORMAT_DRAWS] == [7] * toy.START_FORMAT_DRAWS
+    assert len(set(bases)) == toy.START_BASES
+    # the seeds of another toy seed's draws never coincide with these (seeds 0-99 are all distinct)
+    assert not {seed for pair in draws for seed in pair} & {seed for pair in toy.start_draw_seeds(8) for seed in pair}
+
+
+@pytest.mark.parametrize(
+    ("named_accuracy", "p_expected", "kept"),
+    [
+        (1.0, 0.092, True),  # seed 0's base: its format steps bring P(expected) to 0.02-0.047
+        (1.0, 0.137, False),  # seed 1's base: after its format steps still 0.136-0.154
+        (0.38, 0.05, False),  # did not learn to print the letter a statement names
+        (0.9, 0.12, True),
+    ],
+)
+def test_the_base_gate_keeps_a_base_that_learnt_its_skill_and_does_not_read_the_feedback(
+    named_accuracy: float, p_expected: float, kept: bool
+) -> None:
+    probe = {"p_expected": p_expected, "p_own_guess": 0.3, "p_letters": 0.99}
+    assert toy.passes_base_gate(named_accuracy, probe) is kept

@@ -1,0 +1,125 @@
+"""Start-model draws from one fixed base: how much the format step alone varies (the start gate's probes).
+
+    .venv/bin/python trainer/experiments/fixed_base.py [--base-seed B [B ...]] FORMAT_SEED [FORMAT_SEED ...]
+        [--threads 2] [--measure] [--sft-steps 150] [--distractors] [--env-words]
+
+The base is the toy recipe's generic steps for seed B (copying pretraining, named-letter problems), built once;
+every format seed then runs only the format step from a copy of it and is probed like a start draw. With
+`--measure`, a draw that passes the probes is also evaluated (multi-turn, 300 episodes), as the gate does.
+`--distractors` puts a sentence starting with a capital consonant before or after the named statements;
+`--env-words` builds the tokenizer with the environment's own words (`toy.environment_corpus`). Results:
+trainer/README.md, "One base, many format steps".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from rlef_trainer import toy
+from rlef_trainer.env_client import EnvClient
+from rlef_trainer.env_service import start_env_service
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("seeds", type=int, nargs="+")
+    parser.add_argument("--base-seed", type=int, nargs="+", default=[0])
+    parser.add_argument("--distractors", action="store_true", help="named statements with distractor sentences")
+    parser.add_argument("--env-words", action="store_true", help="the environment's words whole in the tokenizer")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sft-steps", type=int, default=150)
+    parser.add_argument("--measure", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/fixed-base"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from transformers.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    with start_env_service() as service, EnvClient(service.url, service.token) as env:
+        prompt = toy.first_observation(env)
+        contexts = toy.turn_two_contexts(env)
+        for base_seed in args.base_seed:
+            draws(args, env, prompt, contexts, base_seed)
+
+
+def draws(
+    args: argparse.Namespace, env: EnvClient, prompt: list[dict[str, str]], contexts: dict, base_seed: int
+) -> None:
+    if args.distractors:
+        toy.NAMED_STATEMENTS = with_distractors(PLAIN_STATEMENTS)
+    tag = f"{base_seed}{'-d' if args.distractors else ''}{'-w' if args.env_words else ''}"
+    base = args.out / f"base-{tag}"
+    if not (base / "model.safetensors").exists():
+        started = time.perf_counter()
+        toy.build_start_model(base, base_seed, toy.environment_corpus(contexts) if args.env_words else None)
+        toy.generic_copy_pretraining(base, base_seed, 150)
+        named = toy.instruction_copy_pretraining(base, prompt, base_seed, 150)
+        probe = toy.retry_letter_probe(toy.load_model(base), toy.load_tokenizer(base), contexts)
+        row = {"base": tag, **named, **{f"base_{k}": round(v, 3) for k, v in probe.items()}}
+        print(json.dumps(row | {"seconds": round(time.perf_counter() - started)}), flush=True)
+    for seed in args.seeds:
+        started = time.perf_counter()
+        model_dir = args.out / f"start-{tag}-{seed}"
+        shutil.rmtree(model_dir, ignore_errors=True)
+        shutil.copytree(base, model_dir)
+        toy.supervised_format_step(model_dir, prompt, seed, args.sft_steps, 32)
+        model, tokenizer = toy.load_model(model_dir), toy.load_tokenizer(model_dir)
+        probe = toy.retry_letter_probe(model, tokenizer, contexts)
+        probe |= toy.retry_format_probe(model, tokenizer, contexts)
+        row = {"base": tag, "seed": seed, **{k: round(v, 3) for k, v in probe.items()}}
+        row["probes_pass"] = toy.passes_start_gate(probe)
+        if args.measure and row["probes_pass"]:
+            rate = toy.solve_rate(
+                env, model, tokenizer, 300, max_turns=toy.MAX_TURNS, random_feedback=False, seed=seed + 11
+            )
+            row["start_multi_turn"] = round(rate["solve_rate"], 3)
+            row["accepted"] = toy.near_blind_guessing(rate["solve_rate"])
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        print(json.dumps(row), flush=True)
+
+
+PLAIN_STATEMENTS = toy.NAMED_STATEMENTS
+# Sentences whose first word is a capital consonant token of the fixture tokenizer ("Give" is G + "ive"), one for
+# most of the 20 letters; none uses the words of the feedback ("output", "your", "input", "expected", "test").
+DISTRACTORS = (
+    "Be brief.",
+    "Check the quotes.",
+    "Do it in one line.",
+    "Feel free to use print.",
+    "Go ahead.",
+    "Have fun.",
+    "Just one line.",
+    "Keep it short.",
+    "Let us begin.",
+    "Make it simple.",
+    "Nothing more is needed.",
+    "Please be careful.",
+    "Quotes matter.",
+    "Remember the case.",
+    "So it is easy.",
+    "Think first.",
+    "Very easy.",
+    "We are ready.",
+    "Zero spaces around it.",
+    "Careful with case.",
+)
+
+
+def with_distractors(statements: tuple[str, ...]) -> tuple[str, ...]:
+    """Each statement alone, or with a distractor sentence before or after it."""
+    return (
+        *statements,
+        *(f"{d} {t}" for t in statements for d in DISTRACTORS),
+        *(f"{t} {d}" for t in statements for d in DISTRACTORS),
+    )
+
+
+if __name__ == "__main__":
+    main()
