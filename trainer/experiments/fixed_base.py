@@ -7,7 +7,9 @@ The base is the toy recipe's generic steps for seed B (copying pretraining, name
 every format seed then runs only the format step from a copy of it and is probed like a start draw. With
 `--measure`, a draw that passes the probes is also evaluated (multi-turn, 300 episodes), as the gate does.
 `--distractors` puts a sentence starting with a capital consonant before or after the named statements;
-`--env-words` builds the tokenizer with the environment's own words (`toy.environment_corpus`). Results:
+`--env-words` builds the tokenizer with the environment's own words (`toy.environment_corpus`); `--labels` puts
+a label letter before each named statement ("Task K: Print the letter Q."), a standalone capital that is not
+the answer. Results:
 trainer/README.md, "One base, many format steps".
 """
 
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--base-seed", type=int, nargs="+", default=[0])
     parser.add_argument("--distractors", action="store_true", help="named statements with distractor sentences")
     parser.add_argument("--env-words", action="store_true", help="the environment's words whole in the tokenizer")
+    parser.add_argument("--labels", action="store_true", help="named statements after a label letter: 'Task K: ...'")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sft-steps", type=int, default=150)
     parser.add_argument("--measure", action="store_true")
@@ -52,9 +55,12 @@ def main() -> None:
 def draws(
     args: argparse.Namespace, env: EnvClient, prompt: list[dict[str, str]], contexts: dict, base_seed: int
 ) -> None:
+    toy.NAMED_STATEMENTS = PLAIN_STATEMENTS
     if args.distractors:
-        toy.NAMED_STATEMENTS = with_distractors(PLAIN_STATEMENTS)
-    tag = f"{base_seed}{'-d' if args.distractors else ''}{'-w' if args.env_words else ''}"
+        toy.NAMED_STATEMENTS = with_distractors(toy.NAMED_STATEMENTS)
+    if args.labels:
+        toy.NAMED_STATEMENTS = tuple(f"Task {label}: {t}" for t in toy.NAMED_STATEMENTS for label in toy.SECRET_VALUES)
+    tag = f"{base_seed}{'-d' if args.distractors else ''}{'-w' if args.env_words else ''}{'-l' if args.labels else ''}"
     base = args.out / f"base-{tag}"
     if not (base / "model.safetensors").exists():
         started = time.perf_counter()
