@@ -1,15 +1,17 @@
 """Start-model draws from one fixed base: how much the format step alone varies (the start gate's probes).
 
     .venv/bin/python trainer/experiments/fixed_base.py [--base-seed B [B ...]] FORMAT_SEED [FORMAT_SEED ...]
-        [--threads 2] [--measure] [--sft-steps 150] [--distractors] [--env-words]
+        [--threads 2] [--measure] [--sft-steps 150] [--copy-steps 150] [--named-steps 150] [--distractors]
+        [--env-words] [--labels] [--examples N]
 
 The base is the toy recipe's generic steps for seed B (copying pretraining, named-letter problems), built once;
 every format seed then runs only the format step from a copy of it and is probed like a start draw. With
 `--measure`, a draw that passes the probes is also evaluated (multi-turn, 300 episodes), as the gate does.
 `--distractors` puts a sentence starting with a capital consonant before or after the named statements;
+`--examples N` puts up to N unrelated fenced programs after the named statements;
 `--env-words` builds the tokenizer with the environment's own words (`toy.environment_corpus`); `--labels` puts
 a label letter before each named statement ("Task K: Print the letter Q."), a standalone capital that is not
-the answer. Results:
+the answer. Models go to --out (default /tmp/fixed-base): base-TAG, start-TAG-FORMAT_SEED. Results:
 trainer/README.md, "One base, many format steps".
 """
 
@@ -35,9 +37,14 @@ def main() -> None:
     parser.add_argument("--distractors", action="store_true", help="named statements with distractor sentences")
     parser.add_argument("--env-words", action="store_true", help="the environment's words whole in the tokenizer")
     parser.add_argument("--labels", action="store_true", help="named statements after a label letter: 'Task K: ...'")
+    parser.add_argument(
+        "--examples", type=int, choices=(0, 1, 2), default=0, help="up to N unrelated programs after named statements"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sft-steps", type=int, default=150)
     parser.add_argument("--measure", action="store_true")
+    parser.add_argument("--copy-steps", type=int, default=150, help="generic copying pretraining steps of the base")
+    parser.add_argument("--named-steps", type=int, default=150, help="named-letter steps of the base")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fixed-base"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,13 +67,18 @@ def draws(
         toy.NAMED_STATEMENTS = with_distractors(toy.NAMED_STATEMENTS)
     if args.labels:
         toy.NAMED_STATEMENTS = tuple(f"Task {label}: {t}" for t in toy.NAMED_STATEMENTS for label in toy.SECRET_VALUES)
-    tag = f"{base_seed}{'-d' if args.distractors else ''}{'-w' if args.env_words else ''}{'-l' if args.labels else ''}"
+    if args.examples:
+        toy.NAMED_STATEMENTS = with_examples(toy.NAMED_STATEMENTS, args.examples)
+    flags = {"-d": args.distractors, "-w": args.env_words, "-l": args.labels, f"-e{args.examples}": args.examples > 0}
+    flags[f"-c{args.copy_steps}-n{args.named_steps}"] = (args.copy_steps, args.named_steps) != (150, 150)
+    tag = f"{base_seed}{''.join(k for k, on in flags.items() if on)}"
     base = args.out / f"base-{tag}"
     if not (base / "model.safetensors").exists():
         started = time.perf_counter()
         toy.build_start_model(base, base_seed, toy.environment_corpus(contexts) if args.env_words else None)
-        toy.generic_copy_pretraining(base, base_seed, 150)
-        named = toy.instruction_copy_pretraining(base, prompt, base_seed, 150)
+        if args.copy_steps:
+            toy.generic_copy_pretraining(base, base_seed, args.copy_steps)
+        named = toy.instruction_copy_pretraining(base, prompt, base_seed, args.named_steps)
         probe = toy.retry_letter_probe(toy.load_model(base), toy.load_tokenizer(base), contexts)
         row = {"base": tag, **named, **{f"base_{k}": round(v, 3) for k, v in probe.items()}}
         print(json.dumps(row | {"seconds": round(time.perf_counter() - started)}), flush=True)
@@ -116,6 +128,27 @@ DISTRACTORS = (
     "Zero spaces around it.",
     "Careful with case.",
 )
+
+
+def with_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
+    """Each statement alone, or followed by 1..`most` unrelated programs in the answer format (random letters), in
+    equal shares: fenced blocks in the context, as a retry holds its earlier answers, whose letters are not the
+    answer."""
+    letters = toy.SECRET_VALUES
+
+    def example(k: str) -> str:
+        return f'\n\nAn unrelated program:\n```python\nprint("{k}")\n```'
+
+    groups = [tuple(t for t in statements for _ in letters), tuple(t + example(k) for t in statements for k in letters)]
+    if most == 2:
+        groups.append(
+            tuple(
+                t + example(k) + example(letters[(7 * i + 3) % len(letters)])
+                for t in statements
+                for i, k in enumerate(letters)
+            )
+        )
+    return tuple(x for group in groups for x in group)
 
 
 def with_distractors(statements: tuple[str, ...]) -> tuple[str, ...]:
