@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--env-words", action="store_true", help="the environment's words whole in the tokenizer")
     parser.add_argument("--labels", action="store_true", help="named statements after a label letter: 'Task K: ...'")
     parser.add_argument(
+        "--code-examples", type=int, choices=(0, 1, 2), default=0, help="up to N unrelated code blocks (no letter)"
+    )
+    parser.add_argument(
         "--examples", type=int, choices=(0, 1, 2), default=0, help="up to N unrelated programs after named statements"
     )
     parser.add_argument("--threads", type=int, default=2)
@@ -69,7 +72,10 @@ def draws(
         toy.NAMED_STATEMENTS = tuple(f"Task {label}: {t}" for t in toy.NAMED_STATEMENTS for label in toy.SECRET_VALUES)
     if args.examples:
         toy.NAMED_STATEMENTS = with_examples(toy.NAMED_STATEMENTS, args.examples)
+    if args.code_examples:
+        toy.NAMED_STATEMENTS = with_code_examples(toy.NAMED_STATEMENTS, args.code_examples)
     flags = {"-d": args.distractors, "-w": args.env_words, "-l": args.labels, f"-e{args.examples}": args.examples > 0}
+    flags[f"-x{args.code_examples}"] = args.code_examples > 0
     flags[f"-c{args.copy_steps}-n{args.named_steps}"] = (args.copy_steps, args.named_steps) != (150, 150)
     tag = f"{base_seed}{''.join(k for k, on in flags.items() if on)}"
     base = args.out / f"base-{tag}"
@@ -149,6 +155,46 @@ def with_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
             )
         )
     return tuple(x for group in groups for x in group)
+
+
+# Short programs with no capital letter in them: an earlier fenced block whose content is no answer.
+SNIPPETS = (
+    "x = 1",
+    "import sys",
+    "pass",
+    "n = int(input())",
+    "for i in range(3):\n    pass",
+    "print(1 + 2)",
+    "a, b = 2, 3\nprint(a * b)",
+    "s = 'abc'\nprint(s[::-1])",
+    "print(len([1, 2, 3]))",
+    "def f(x):\n    return x + 1",
+    "while False:\n    break",
+    "print('ok')",
+    "total = sum(range(10))",
+    "print(max(4, 9))",
+    "values = []\nvalues.append(0)",
+    "if 1 < 2:\n    print('yes')",
+    "print(sorted([3, 1, 2]))",
+    "name = 'world'",
+    "print(2 ** 10)",
+    "print(', '.join(['a', 'b']))",
+)
+
+
+def with_code_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
+    """Each statement alone, or followed by 1..`most` unrelated code blocks (SNIPPETS), in equal shares."""
+
+    def block(code: str) -> str:
+        return f"\n\nAn unrelated program:\n```python\n{code}\n```"
+
+    n = len(SNIPPETS)
+    groups = [tuple(t for t in statements for _ in SNIPPETS), tuple(t + block(c) for t in statements for c in SNIPPETS)]
+    if most == 2:
+        groups.append(
+            tuple(t + block(c) + block(SNIPPETS[(7 * i + 3) % n]) for t in statements for i, c in enumerate(SNIPPETS))
+        )
+    return tuple(x.replace("{", "{{").replace("}", "}}").replace("{{x}}", "{x}") for group in groups for x in group)
 
 
 def with_distractors(statements: tuple[str, ...]) -> tuple[str, ...]:
