@@ -717,7 +717,9 @@ def _run_toy(
             if accepted:
                 break
         else:
-            raise RuntimeError(f"no start model passed the gate {START_GATE} in {len(draws)} draws: {draws}")
+            raise RuntimeError(
+                f"no start model passed the gates (base {BASE_GATE}, start {START_GATE}) in {len(draws)} draws: {draws}"
+            )
         shutil.rmtree(base_dir, ignore_errors=True)
 
         curves: dict[str, list[dict[str, float]]] = {}
