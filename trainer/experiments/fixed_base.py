@@ -79,12 +79,15 @@ def draws(
     flags[f"-c{args.copy_steps}-n{args.named_steps}"] = (args.copy_steps, args.named_steps) != (150, 150)
     tag = f"{base_seed}{''.join(k for k, on in flags.items() if on)}"
     base = args.out / f"base-{tag}"
-    if not (base / "model.safetensors").exists():
+    if not base.exists():  # built under another name and renamed when done: a killed run leaves no half base
         started = time.perf_counter()
-        toy.build_start_model(base, base_seed, toy.environment_corpus(contexts) if args.env_words else None)
+        partial = args.out / f"partial-base-{tag}"
+        shutil.rmtree(partial, ignore_errors=True)
+        toy.build_start_model(partial, base_seed, toy.environment_corpus(contexts) if args.env_words else None)
         if args.copy_steps:
-            toy.generic_copy_pretraining(base, base_seed, args.copy_steps)
-        named = toy.instruction_copy_pretraining(base, prompt, base_seed, args.named_steps)
+            toy.generic_copy_pretraining(partial, base_seed, args.copy_steps)
+        named = toy.instruction_copy_pretraining(partial, prompt, base_seed, args.named_steps)
+        partial.rename(base)
         probe = toy.retry_letter_probe(toy.load_model(base), toy.load_tokenizer(base), contexts)
         row = {"base": tag, **named, **{f"base_{k}": round(v, 3) for k, v in probe.items()}}
         print(json.dumps(row | {"seconds": round(time.perf_counter() - started)}), flush=True)
