@@ -2,7 +2,8 @@
 
     .venv/bin/python trainer/experiments/fixed_base.py [--base-seed B [B ...]] FORMAT_SEED [FORMAT_SEED ...]
         [--threads 2] [--measure] [--sft-steps 150] [--copy-steps 150] [--named-steps 150] [--distractors]
-        [--env-words] [--labels] [--examples N]
+        [--env-words] [--labels [--labels-after]] [--no-feedback-words] [--examples N] [--code-examples N]
+        [--filler N] [--measure-all]
 
 The base is the toy recipe's generic steps for seed B (copying pretraining, named-letter problems), built once;
 every format seed then runs only the format step from a copy of it and is probed like a start draw. With
@@ -11,8 +12,11 @@ every format seed then runs only the format step from a copy of it and is probed
 `--examples N` puts up to N unrelated fenced programs after the named statements;
 `--env-words` builds the tokenizer with the environment's own words (`toy.environment_corpus`); `--labels` puts
 a label letter before each named statement ("Task K: Print the letter Q."), a standalone capital that is not
-the answer. Models go to --out (default /tmp/fixed-base): base-TAG, start-TAG-FORMAT_SEED. Results:
-trainer/README.md, "One base, many format steps".
+the answer (`--labels-after`: also after it, "... (Task K.)"); `--no-feedback-words` uses named templates without
+the feedback's words "output" and "your"; `--filler N` puts 0..N random-token exchanges before the toy's own
+problems in the format step (`toy.filler_messages`; the named-letter problems stay first messages); `--measure-all`
+also evaluates draws that fail the probes. Models go to --out (default /tmp/fixed-base): base-TAG,
+start-TAG-FORMAT_SEED. Results: trainer/README.md, "One base, many format steps" and the sections after it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from start_draws import NO_FEEDBACK_WORDS  # a script beside this one: the named templates without feedback words
 
 from rlef_trainer import toy
 from rlef_trainer.env_client import EnvClient
@@ -38,14 +43,22 @@ def main() -> None:
     parser.add_argument("--env-words", action="store_true", help="the environment's words whole in the tokenizer")
     parser.add_argument("--labels", action="store_true", help="named statements after a label letter: 'Task K: ...'")
     parser.add_argument(
+        "--labels-after", action="store_true", help="with --labels: labels after the statement too ('... (Task K.)')"
+    )
+    parser.add_argument("--no-feedback-words", action="store_true", help="named templates without 'output'/'your'")
+    parser.add_argument(
         "--code-examples", type=int, choices=(0, 1, 2), default=0, help="up to N unrelated code blocks (no letter)"
     )
     parser.add_argument(
         "--examples", type=int, choices=(0, 1, 2), default=0, help="up to N unrelated programs after named statements"
     )
+    parser.add_argument(
+        "--filler", type=int, default=0, help="format step: 0..N random-token exchanges before the toy's problems"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sft-steps", type=int, default=150)
     parser.add_argument("--measure", action="store_true")
+    parser.add_argument("--measure-all", action="store_true", help="with --measure: also draws that fail the probes")
     parser.add_argument("--copy-steps", type=int, default=150, help="generic copying pretraining steps of the base")
     parser.add_argument("--named-steps", type=int, default=150, help="named-letter steps of the base")
     parser.add_argument("--out", type=Path, default=Path("/tmp/fixed-base"))
@@ -65,23 +78,29 @@ def main() -> None:
 def draws(
     args: argparse.Namespace, env: EnvClient, prompt: list[dict[str, str]], contexts: dict, base_seed: int
 ) -> None:
-    toy.NAMED_STATEMENTS = PLAIN_STATEMENTS
+    toy.NAMED_STATEMENTS = NO_FEEDBACK_WORDS if args.no_feedback_words else PLAIN_STATEMENTS
     if args.distractors:
         toy.NAMED_STATEMENTS = with_distractors(toy.NAMED_STATEMENTS)
     if args.labels:
-        toy.NAMED_STATEMENTS = tuple(f"Task {label}: {t}" for t in toy.NAMED_STATEMENTS for label in toy.SECRET_VALUES)
+        labelled = [f"Task {label}: {t}" for t in toy.NAMED_STATEMENTS for label in toy.SECRET_VALUES]
+        if args.labels_after:
+            labelled += [f"{t} (Task {label}.)" for t in toy.NAMED_STATEMENTS for label in toy.SECRET_VALUES]
+        toy.NAMED_STATEMENTS = tuple(labelled)
     if args.examples:
         toy.NAMED_STATEMENTS = with_examples(toy.NAMED_STATEMENTS, args.examples)
     if args.code_examples:
         toy.NAMED_STATEMENTS = with_code_examples(toy.NAMED_STATEMENTS, args.code_examples)
-    flags = {"-d": args.distractors, "-w": args.env_words, "-l": args.labels, f"-e{args.examples}": args.examples > 0}
+    flags = {"-d": args.distractors, "-w": args.env_words, "-l": args.labels, "a": args.labels_after}
+    flags |= {"-q": args.no_feedback_words, f"-e{args.examples}": args.examples > 0}
     flags[f"-x{args.code_examples}"] = args.code_examples > 0
+    flags[f"-f{args.filler}"] = args.filler > 0
     flags[f"-c{args.copy_steps}-n{args.named_steps}"] = (args.copy_steps, args.named_steps) != (150, 150)
     tag = f"{base_seed}{''.join(k for k, on in flags.items() if on)}"
-    base = args.out / f"base-{tag}"
+    base_tag = tag.replace(f"-f{args.filler}", "")  # the filler is the format step's: the base is shared
+    base = args.out / f"base-{base_tag}"
     if not base.exists():  # built under another name and renamed when done: a killed run leaves no half base
         started = time.perf_counter()
-        partial = args.out / f"partial-base-{tag}"
+        partial = args.out / f"partial-base-{base_tag}"
         shutil.rmtree(partial, ignore_errors=True)
         toy.build_start_model(partial, base_seed, toy.environment_corpus(contexts) if args.env_words else None)
         if args.copy_steps:
@@ -96,17 +115,18 @@ def draws(
         model_dir = args.out / f"start-{tag}-{seed}"
         shutil.rmtree(model_dir, ignore_errors=True)
         shutil.copytree(base, model_dir)
-        toy.supervised_format_step(model_dir, prompt, seed, args.sft_steps, 32)
+        toy.supervised_format_step(model_dir, prompt, seed, args.sft_steps, 32, filler=args.filler)
         model, tokenizer = toy.load_model(model_dir), toy.load_tokenizer(model_dir)
         probe = toy.retry_letter_probe(model, tokenizer, contexts)
         probe |= toy.retry_format_probe(model, tokenizer, contexts)
         row = {"base": tag, "seed": seed, **{k: round(v, 3) for k, v in probe.items()}}
         row["probes_pass"] = toy.passes_start_gate(probe)
-        if args.measure and row["probes_pass"]:
+        if args.measure and (row["probes_pass"] or args.measure_all):
             rate = toy.solve_rate(
                 env, model, tokenizer, 300, max_turns=toy.MAX_TURNS, random_feedback=False, seed=seed + 11
             )
             row["start_multi_turn"] = round(rate["solve_rate"], 3)
+            row["invalid_rate"] = round(rate["invalid_rate"], 3)
             row["accepted"] = toy.near_blind_guessing(rate["solve_rate"])
         row["seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(row), flush=True)

@@ -31,6 +31,8 @@ class EnvService:
     isolation: str
 
     def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -50,11 +52,19 @@ def start_env_service(*, workers: int | None = None, rlef_bin: Path = RLEF_BIN) 
     """Launch the service on 127.0.0.1 with a free port; raise with its output if it fails to start."""
     if not rlef_bin.exists():
         raise FileNotFoundError(f"{rlef_bin} not found: the environment service needs the repository's bin/rlef")
-    args = ["node", str(rlef_bin), "env", "serve", "--host", "127.0.0.1", "--port", "0"]
+    # --exit-with-stdin: the service ends when this process does, however it ends (SIGKILL included), because
+    # the pipe to its stdin closes with us; a killed trainer leaves no service and sandboxes behind.
+    args = ["node", str(rlef_bin), "env", "serve", "--host", "127.0.0.1", "--port", "0", "--exit-with-stdin"]
     if workers is not None:
         args += ["--workers", str(workers)]
     process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ}, cwd=REPO_ROOT
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ},
+        cwd=REPO_ROOT,
     )
     assert process.stdout is not None
     url = token = isolation = None

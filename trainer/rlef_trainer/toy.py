@@ -191,6 +191,32 @@ def named_prompt(first_prompt: list[dict[str, str]], statement: str) -> list[dic
     return [{**first_prompt[0], "content": first_prompt[0]["content"].replace(STATEMENT, statement)}]
 
 
+# Not in the recipe; an experiment's option (`trainer/experiments/fixed_base.py --filler N`): the format step puts a
+# random chat of 0..N earlier exchanges (user and assistant messages of FILLER_TOKENS random ordinary tokens each;
+# no task, answer or feedback) before the toy's own problem, so the answer format does not depend on the problem
+# being the conversation's first message. With the environment's words whole and labelled named statements it kept
+# the retry's format in 4 of 4 start draws (0.97-0.98 well-formed, near-uniform retry letters), where 5 of 6
+# broke without it; but the production PPO learnt from one of its two bases only (trainer/README.md).
+FILLER_TOKENS = (4, 48)
+
+
+def filler_messages(tokenizer: Any, generator: torch.Generator, exchanges: int) -> list[dict[str, str]]:
+    """0..`exchanges` earlier user/assistant exchanges of random ordinary tokens (no code fences): a chat that came
+    before the problem. Never a task, an answer or feedback."""
+    if exchanges < 0:
+        raise ValueError(f"exchanges must be at least 0, got {exchanges}")
+    if exchanges == 0:  # draws nothing from the generator: the recipe's format step before the filler
+        return []
+    ordinary = min(tokenizer.all_special_ids + list(tokenizer.added_tokens_decoder))
+    messages = []
+    for _ in range(int(torch.randint(exchanges + 1, (1,), generator=generator))):
+        for role in ("user", "assistant"):
+            length = int(torch.randint(FILLER_TOKENS[0], FILLER_TOKENS[1] + 1, (1,), generator=generator))
+            text = tokenizer.decode(torch.randint(0, ordinary, (length,), generator=generator).tolist())
+            messages.append({"role": role, "content": text.replace("`", "'").strip() or "."})
+    return messages
+
+
 def _named_examples(
     tokenizer: Any, first_prompt: list[dict[str, str]], picks: list[int], templates: list[int]
 ) -> list[tuple[list[int], str]]:
@@ -264,6 +290,7 @@ def supervised_format_step(
     batch: int,
     named_share: float = 0.5,
     position_shift: int = POSITION_SHIFT,
+    filler: int = 0,
 ) -> dict[str, float]:
     """Teach the answer format: single-turn examples (problem -> ```python print("X")```), no feedback turns.
 
@@ -293,7 +320,12 @@ def supervised_format_step(
         rows = []
         for k, is_named in zip(picks, named.tolist(), strict=True):
             p, letter = next(named_rows)
-            rows.append((p, answers[letter]) if is_named else (prompt, answers[SECRET_VALUES[k]]))
+            if is_named:
+                rows.append((p, answers[letter]))
+            else:
+                earlier = filler_messages(tokenizer, generator, filler)
+                own = first_prompt_ids(tokenizer, earlier + first_prompt) if earlier else prompt
+                rows.append((own, answers[SECRET_VALUES[k]]))
         width = max(len(p) + len(a) for p, a in rows)
         ids = torch.full((batch, width), tokenizer.pad_token_id)
         labels = torch.full((batch, width), -100)

@@ -95,3 +95,39 @@ def test_the_toy_tokenizer_shows_a_secret_letter_only_where_a_letter_stands(serv
     plain = [t for t in build_tokenizer().encode(text).tokens if t in letters]
     assert "G" in plain and len(plain) > 3, "the fixture tokenizer alone cuts words into secret letters"
     assert sorted(t for t in build_tokenizer(corpus).encode(text).tokens if t in letters) == ["G", "G", "Q"]
+
+
+def test_a_killed_trainer_leaves_no_service_behind() -> None:
+    # the parent holds the service's stdin; SIGKILL gives it no chance to clean up, yet the pipe closes with it
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "from rlef_trainer.env_service import start_env_service\n"
+        "service = start_env_service(workers=1)\n"
+        "print(service.process.pid, flush=True)\n"
+        "import time; time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        os.kill(pid, 0)  # the service runs
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            # a dead child of ours would linger as a zombie; the service is the killed parent's child, re-parented
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError(f"the service (pid {pid}) outlived its killed parent by 30 s")
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -135,3 +135,24 @@ def test_the_base_gate_keeps_a_base_that_learnt_its_skill_and_does_not_read_the_
 ) -> None:
     probe = {"p_expected": p_expected, "p_own_guess": 0.3, "p_letters": 0.99}
     assert toy.passes_base_gate(named_accuracy, probe) is kept
+
+
+def test_filler_is_a_random_chat_of_whole_exchanges_without_code_fences(tiny_model_dir) -> None:
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    counts = set()
+    for seed in range(40):
+        messages = toy.filler_messages(tokenizer, torch.Generator().manual_seed(seed), 2)
+        assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2)
+        assert all(m["content"] and "`" not in m["content"] for m in messages)
+        counts.add(len(messages) // 2)
+        assert toy.filler_messages(tokenizer, torch.Generator().manual_seed(seed), 2) == messages
+    assert counts == {0, 1, 2}
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    assert toy.filler_messages(tokenizer, generator, 0) == []
+    assert torch.equal(generator.get_state(), state), "no filler draws nothing: the recipe's format step is unchanged"
+    with pytest.raises(ValueError, match="at least 0"):
+        toy.filler_messages(tokenizer, generator, -1)

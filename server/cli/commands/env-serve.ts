@@ -15,6 +15,8 @@ options:
   --workers N               sandboxed programs running at once (default: the number of cores)
   --allow-workspace-tasks   accept inline workspace tasks (they name folders on this machine)
   --allow-unisolated        run untrusted code without bubblewrap if it is unavailable (explicit consent)
+  --exit-with-stdin         also shut down when standard input closes (for a parent that holds the other
+                            end of a pipe: the service then ends with its parent, even a killed one)
   -h, --help                show this help
 `;
 
@@ -31,6 +33,7 @@ export async function envServeCommand(argv: string[]): Promise<number> {
         workers: { type: "string" },
         "allow-workspace-tasks": { type: "boolean" },
         "allow-unisolated": { type: "boolean" },
+        "exit-with-stdin": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -75,11 +78,16 @@ export async function envServeCommand(argv: string[]): Promise<number> {
     process.stdout.write(`warning: bound to ${service.host}, not loopback: anyone who can reach it and knows the token can run code here\n`);
   }
 
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+  const reason = await new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    if (values["exit-with-stdin"]) {
+      process.stdin.once("end", () => resolve("standard input closed"));
+      process.stdin.once("error", () => resolve("standard input closed"));
+      process.stdin.resume(); // read (and drop) anything written, so the "end" event comes
+    }
   });
-  process.stdout.write("rlef env service: shutting down\n");
+  process.stdout.write(`rlef env service: shutting down (${reason})\n`);
   await service.close();
   await sandbox.dispose();
   return 0;
