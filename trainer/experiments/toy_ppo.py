@@ -8,6 +8,7 @@ and prints each iteration, for sweeps against `copy_probe.py`:
     .venv/bin/python trainer/experiments/toy_ppo.py --start /tmp/toyA/start-model --out /tmp/ppo \
         --lr 2e-4 --iterations 70 --threads 2
 
+`--rollouts N` sets the episodes of an iteration (with `--minibatch-size N`, still one optimiser step).
 With `--mode lora` the learning rate is `lora_lr` and `--lora-rank` sets the adapters' rank (alpha = 2 x rank):
 the LoRA sweep of trainer/README.md. The last line (also written to OUT/result.json) has the multi-turn solve
 rate of the trained policy on `--eval-episodes` fresh episodes.
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minibatch-size", type=int, default=None, help="episodes per optimiser step")
+    parser.add_argument("--rollouts", type=int, default=None, help="episodes per iteration")
     parser.add_argument("--ppo-epochs", type=int, default=None, help="passes over each iteration's episodes")
     parser.add_argument("--mode", choices=("full", "lora"), default="full")
     parser.add_argument("--lora-rank", type=int, default=16)
@@ -61,6 +63,8 @@ def main() -> None:
         config = dataclasses.replace(config, lr=args.lr)
     if args.minibatch_size is not None:
         config = dataclasses.replace(config, minibatch_size=args.minibatch_size)
+    if args.rollouts is not None:
+        config = dataclasses.replace(config, rollouts_per_iteration=args.rollouts)
     if args.ppo_epochs is not None:
         config = dataclasses.replace(config, ppo_epochs=args.ppo_epochs)
     with start_env_service() as service, EnvClient(service.url, service.token) as env:
