@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,12 +104,6 @@ def test_the_toy_tokenizer_shows_a_secret_letter_only_where_a_letter_stands(serv
 
 def test_a_killed_trainer_leaves_no_service_behind() -> None:
     # the parent holds the service's stdin; SIGKILL gives it no chance to clean up, yet the pipe closes with it
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     script = (
         "from rlef_trainer.env_service import start_env_service\n"
         "service = start_env_service(workers=1)\n"
@@ -123,8 +122,7 @@ def test_a_killed_trainer_leaves_no_service_behind() -> None:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                return
-            # a dead child of ours would linger as a zombie; the service is the killed parent's child, re-parented
+                return  # gone (it was the killed parent's child, so no zombie of ours stays behind)
             time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
         raise AssertionError(f"the service (pid {pid}) outlived its killed parent by 30 s")
