@@ -159,27 +159,6 @@ DISTRACTORS = (
 )
 
 
-def with_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
-    """Each statement alone, or followed by 1..`most` unrelated programs in the answer format (random letters), in
-    equal shares: fenced blocks in the context, as a retry holds its earlier answers, whose letters are not the
-    answer."""
-    letters = toy.SECRET_VALUES
-
-    def example(k: str) -> str:
-        return f'\n\nAn unrelated program:\n```python\nprint("{k}")\n```'
-
-    groups = [tuple(t for t in statements for _ in letters), tuple(t + example(k) for t in statements for k in letters)]
-    if most == 2:
-        groups.append(
-            tuple(
-                t + example(k) + example(letters[(7 * i + 3) % len(letters)])
-                for t in statements
-                for i, k in enumerate(letters)
-            )
-        )
-    return tuple(x for group in groups for x in group)
-
-
 # Short programs with no capital letter in them: an earlier fenced block whose content is no answer.
 SNIPPETS = (
     "x = 1",
@@ -205,19 +184,31 @@ SNIPPETS = (
 )
 
 
-def with_code_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
-    """Each statement alone, or followed by 1..`most` unrelated code blocks (SNIPPETS), in equal shares."""
+def with_blocks(statements: tuple[str, ...], bodies: tuple[str, ...], most: int) -> tuple[str, ...]:
+    """Each statement alone, or followed by 1..`most` unrelated fenced programs (`bodies`), in equal shares."""
 
     def block(code: str) -> str:
         return f"\n\nAn unrelated program:\n```python\n{code}\n```"
 
-    n = len(SNIPPETS)
-    groups = [tuple(t for t in statements for _ in SNIPPETS), tuple(t + block(c) for t in statements for c in SNIPPETS)]
+    n = len(bodies)
+    groups = [tuple(t for t in statements for _ in bodies), tuple(t + block(c) for t in statements for c in bodies)]
     if most == 2:
         groups.append(
-            tuple(t + block(c) + block(SNIPPETS[(7 * i + 3) % n]) for t in statements for i, c in enumerate(SNIPPETS))
+            tuple(t + block(c) + block(bodies[(7 * i + 3) % n]) for t in statements for i, c in enumerate(bodies))
         )
+    # a body's own braces stay literal when a template is formatted with x
     return tuple(x.replace("{", "{{").replace("}", "}}").replace("{{x}}", "{x}") for group in groups for x in group)
+
+
+def with_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
+    """Programs in the answer format with random letters: fenced blocks in the context, as a retry holds its
+    earlier answers, whose letters are not the answer."""
+    return with_blocks(statements, tuple(f'print("{k}")' for k in toy.SECRET_VALUES), most)
+
+
+def with_code_examples(statements: tuple[str, ...], most: int) -> tuple[str, ...]:
+    """Code blocks without a letter (SNIPPETS)."""
+    return with_blocks(statements, SNIPPETS, most)
 
 
 def with_distractors(statements: tuple[str, ...]) -> tuple[str, ...]:
