@@ -59,7 +59,7 @@ def greedy(session, config, prompt, new_tokens, eos):
         for name in output_names:
             binding.bind_output(name, "cpu")
         session.run_with_iobinding(binding)
-        outputs = dict(zip(output_names, binding.get_outputs()))
+        outputs = dict(zip(output_names, binding.get_outputs(), strict=True))
         # Present of this step becomes past of the next, as OrtValues (no copy).
         for i in range(layers):
             binding.bind_ortvalue_input(f"past_key_values.{i}.key", outputs[f"present.{i}.key"])

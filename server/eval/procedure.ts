@@ -10,6 +10,21 @@ import { runAgentEpisode, type AgentOptions, type Trajectory } from "../agent/ag
 import type { Task } from "../env/types";
 import type { Policy } from "../policy/types";
 
+/** What the procedure samples with: temperature and top-p only. A model folder's other sampling defaults
+ * (Qwen2.5's generation_config.json: top_k 20, repetition_penalty 1.1), meant for chatting, are switched off:
+ * the spec's 1@3 is "temperature 0.2, top-p 0.95", the policy's own distribution otherwise. */
+export interface ProcedureSampling {
+  temperature: number;
+  topP: number;
+  topK: 0;
+  repetitionPenalty: 1;
+  maxTokens: number;
+}
+
+export function procedureSampling(temperature: number, topP: number, maxTokens: number): ProcedureSampling {
+  return { temperature, topP, topK: 0, repetitionPenalty: 1, maxTokens };
+}
+
 export type EvalMode = { kind: "mt"; turns: number } | { kind: "st"; samples: number } | { kind: "n-at-k"; n: number; k: number; turns: number };
 
 export function modeName(mode: EvalMode): string {

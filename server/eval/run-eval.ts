@@ -16,7 +16,7 @@ export interface EvalConfig {
   seed: number;
   randomFeedback: boolean;
   policy: string;
-  sampling: { temperature: number; topP: number; maxTokens: number };
+  sampling: { temperature: number; topP: number; topK?: number; repetitionPenalty?: number; maxTokens: number };
   taskIds: string[];
 }
 

@@ -5,7 +5,7 @@
         [--env-words] [--labels [--labels-after]] [--no-feedback-words] [--examples N] [--code-examples N]
         [--filler N] [--measure-all]
 
-The base is the toy recipe's generic steps for seed B (copying pretraining, named-letter problems), built once;
+The base is the toy's generic steps for seed B (copying pretraining, named-letter problems), built once;
 every format seed then runs only the format step from a copy of it and is probed like a start draw. With
 `--measure`, a draw that passes the probes is also evaluated (multi-turn, 300 episodes), as the gate does.
 `--distractors` puts a sentence starting with a capital consonant before or after the named statements;
@@ -15,8 +15,10 @@ a label letter before each named statement ("Task K: Print the letter Q."), a st
 the answer (`--labels-after`: also after it, "... (Task K.)"); `--no-feedback-words` uses named templates without
 the feedback's words "output" and "your"; `--filler N` puts 0..N random-token exchanges before the toy's own
 problems in the format step (`toy.filler_messages`; the named-letter problems stay first messages); `--measure-all`
-also evaluates draws that fail the probes. Models go to --out (default /tmp/fixed-base): base-TAG,
-start-TAG-FORMAT_SEED. Results: trainer/README.md, "One base, many format steps" and the sections after it.
+also evaluates draws that fail the probes. Every option is off unless given, so the script still builds the older
+recipes; the toy recipe itself is `--env-words --labels --filler 2` (since 2026-11-27). Models go to --out
+(default /tmp/fixed-base): base-TAG, start-TAG-FORMAT_SEED. Results: trainer/README.md, "One base, many format
+steps" and the sections after it.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def draws(
         print(json.dumps(row), flush=True)
 
 
-PLAIN_STATEMENTS = toy.NAMED_STATEMENTS
+PLAIN_STATEMENTS = toy.PLAIN_NAMED_STATEMENTS
 # Sentences whose first word is a capital consonant token of the fixture tokenizer ("Give" is G + "ive"), one for
 # most of the 20 letters; none uses the words of the feedback ("output", "your", "input", "expected", "test").
 DISTRACTORS = (

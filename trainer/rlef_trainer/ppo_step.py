@@ -83,26 +83,30 @@ class Chunk:
 
     Everything the loop indexes with is built here on the host and uploaded without blocking
     (`ppo.to_device`), so a PPO pass queues its GPU work without waiting for the GPU in between.
+    Sequences are right-padded, so a chunk is cut to its own longest sequence (`width` columns).
     """
 
     rows: torch.Tensor  # episode rows, host
-    ids: torch.Tensor  # [b, L], device
-    attention: torch.Tensor  # [b, L], device
-    select: torch.Tensor  # [b, L] policy mask, host
+    width: int  # columns kept: the longest of the rows' sequences
+    ids: torch.Tensor  # [b, width], device
+    attention: torch.Tensor  # [b, width], device
+    select: torch.Tensor  # [b, width] policy mask, host
     turns: torch.Tensor  # flat ids of the rows' turns, in batch order, host
     value_at: tuple[torch.Tensor, torch.Tensor]  # (local row, position) of each turn's value read, device
 
 
 def make_chunk(batch: RolloutBatch, rows: torch.Tensor, device: torch.device) -> Chunk:
     turns = _turns_of_rows(batch, rows)
+    width = int(batch.attention_mask[rows].sum(-1).max())
     local_row = torch.cat(
         [torch.full((int((batch.episode_of_turn == r).sum()),), i) for i, r in enumerate(rows.tolist())]
     )
     return Chunk(
         rows,
-        ppo.to_device(batch.input_ids[rows], device),
-        ppo.to_device(batch.attention_mask[rows], device),
-        batch.policy_mask[rows],
+        width,
+        ppo.to_device(batch.input_ids[rows, :width], device),
+        ppo.to_device(batch.attention_mask[rows, :width], device),
+        batch.policy_mask[rows, :width],
         turns,
         (ppo.to_device(local_row, device), ppo.to_device(batch.turn_prompt_end[turns], device)),
     )
@@ -121,28 +125,63 @@ def _chunks(rows: torch.Tensor, size: int) -> list[torch.Tensor]:
     return [rows[i : i + size] for i in range(0, rows.shape[0], size)]
 
 
+def _forward_chunks(batch: RolloutBatch, rows: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """`rows` in forward batches of `size`, shortest sequences together, so each batch carries little padding."""
+    lengths = batch.attention_mask[rows].sum(-1)
+    return _chunks(rows[torch.sort(lengths, stable=True).indices], size)
+
+
+def _accumulate(totals: dict[str, torch.Tensor], name: str, value: torch.Tensor, weight: float) -> None:
+    """totals[name] += weight * value, on the value's device (no read back)."""
+    term = value.detach().float() * weight
+    totals[name] = totals[name] + term if name in totals else term
+
+
 def _host_mean(values: list[torch.Tensor]) -> float:
     """The mean of 0-dim device statistics, read back in one transfer (the only wait for the device)."""
     return float(np.mean(torch.stack([v.detach().float() for v in values]).cpu().double().numpy()))
+
+
+def episodes_per_step(config: RLEFConfig, episodes: int) -> int:
+    """Episodes in one optimiser step's minibatch: `minibatch_size` out of every `rollouts_per_iteration`."""
+    return max(1, episodes * config.minibatch_size // max(config.rollouts_per_iteration, 1))
+
+
+def single_step(config: RLEFConfig, episodes: int) -> bool:
+    """True when an iteration's update is one optimiser step over all its episodes (one epoch, one minibatch).
+
+    Then that step's forward pass runs the very weights that `old` log-probs would be read from, so the
+    update takes them from its own forward (detached) and scoring skips that pass: the same numbers (the
+    ratio is 1 either way), one forward pass of the policy fewer an iteration.
+    """
+    return config.ppo_epochs == 1 and episodes_per_step(config, episodes) >= episodes
 
 
 @torch.no_grad()
 def score_rollouts(
     models: RLEFModels, batch: RolloutBatch, config: RLEFConfig, forward_batch: int
 ) -> dict[str, torch.Tensor]:
-    """Everything fixed for the iteration: reference and old log-probs, KL_t, G_t, V_old(c_t), normalised A_t."""
+    """Everything fixed for the iteration: reference and old log-probs, KL_t, G_t, V_old(c_t), normalised A_t.
+
+    Without "old_lp" when the update is a `single_step`: it reads the old log-probs from its own forward.
+    """
     device = models.device
+    with_old = not single_step(config, batch.input_ids.shape[0])
     ref_lp = torch.zeros_like(batch.behaviour_logprobs)
     old_lp = torch.zeros_like(batch.behaviour_logprobs)
     old_values = torch.zeros(batch.num_turns)
     scored = []
-    for rows in _chunks(torch.arange(batch.input_ids.shape[0]), forward_batch):
+    for rows in _forward_chunks(batch, torch.arange(batch.input_ids.shape[0]), forward_batch):
         chunk = make_chunk(batch, rows, device)
         ref, _ = models.token_logprobs(chunk.ids, chunk.attention, chunk.select, config.temperature, reference=True)
-        old, _ = models.token_logprobs(chunk.ids, chunk.attention, chunk.select, config.temperature)
+        old = None
+        if with_old:
+            old, _ = models.token_logprobs(chunk.ids, chunk.attention, chunk.select, config.temperature)
         scored.append((chunk, ref, old, turn_values(models, chunk).float()))
     for chunk, ref, old, values in scored:  # read back once the GPU has every chunk queued
-        ref_lp[chunk.rows], old_lp[chunk.rows] = ref.cpu(), old.cpu()
+        ref_lp[chunk.rows, : chunk.width] = ref.cpu()
+        if old is not None:
+            old_lp[chunk.rows, : chunk.width] = old.cpu()
         old_values[chunk.turns] = values.cpu()
     mask = batch.policy_mask
     kl_tokens = torch.where(mask, batch.behaviour_logprobs - ref_lp, torch.zeros_like(ref_lp))
@@ -151,7 +190,7 @@ def score_rollouts(
     advantages = ppo.normalise_advantages(returns - old_values)
     return {
         "ref_lp": ref_lp,
-        "old_lp": old_lp,
+        **({"old_lp": old_lp} if with_old else {}),
         "kl": kl,
         "returns": returns,
         "old_values": old_values,
@@ -176,7 +215,9 @@ def ppo_update(
     """
     device = models.device
     episodes = batch.input_ids.shape[0]
-    per_step = max(1, episodes * config.minibatch_size // max(config.rollouts_per_iteration, 1))
+    per_step = episodes_per_step(config, episodes)
+    if "old_lp" not in scored and not single_step(config, episodes):
+        raise ValueError("old log-probs are missing and the update takes more than one step")
     token_adv = ppo.broadcast_to_tokens(scored["advantages"], batch.turn_index)
     logs: dict[str, list[torch.Tensor]] = {
         k: []
@@ -198,18 +239,24 @@ def ppo_update(
             optimizer.zero_grad(set_to_none=True)
             policy_tokens = int(batch.policy_mask[minibatch].sum())
             mb_turns = _turns_of_rows(batch, minibatch)
+            # The minibatch's statistics, each chunk's weighted by its share of the tokens (or turns) it
+            # averages over, so they are the minibatch's own means whatever the forward batches.
+            step_stats: dict[str, torch.Tensor] = {}
             # Gradient accumulation over forward chunks; weights keep the token-mean / turn-mean exact.
-            for rows in _chunks(minibatch, forward_batch):
+            for rows in _forward_chunks(batch, minibatch, forward_batch):
                 chunk = make_chunk(batch, rows, device)
+                cols = slice(0, chunk.width)
                 mask = ppo.to_device(chunk.select, device)
                 new_lp, token_entropy = models.token_logprobs(
                     chunk.ids, chunk.attention, chunk.select, config.temperature
                 )
+                # A single step's weights are the old policy's: its own forward gives the old log-probs.
+                old_lp = ppo.to_device(scored["old_lp"][rows, cols], device) if "old_lp" in scored else new_lp.detach()
                 stats = ppo.policy_loss(
                     new_lp,
-                    ppo.to_device(scored["old_lp"][rows], device),
-                    ppo.to_device(batch.behaviour_logprobs[rows], device),
-                    ppo.to_device(token_adv[rows], device),
+                    old_lp,
+                    ppo.to_device(batch.behaviour_logprobs[rows, cols], device),
+                    ppo.to_device(token_adv[rows, cols], device),
                     mask,
                     config.clip_eps,
                     config.truncated_is,
@@ -222,14 +269,17 @@ def ppo_update(
                     ppo.to_device(scored["returns"][chunk.turns], device),
                     config.value_clip,
                 )
-                (v_stats.loss * config.value_loss_coef * chunk.turns.numel() / max(mb_turns.numel(), 1)).backward()
-                logs["policy_loss"].append(stats.loss.detach())
-                logs["clip_fraction"].append(stats.clip_fraction)
-                logs["approx_kl"].append(stats.approx_kl)
-                logs["is_weight"].append(stats.is_weight_mean)
-                logs["entropy"].append(ppo.masked_mean(token_entropy, mask))
-                logs["value_loss"].append(v_stats.loss.detach())
-                logs["value_clip_fraction"].append(v_stats.clip_fraction)
+                turn_share = chunk.turns.numel() / max(mb_turns.numel(), 1)
+                (v_stats.loss * config.value_loss_coef * turn_share).backward()
+                _accumulate(step_stats, "policy_loss", stats.loss, share)
+                _accumulate(step_stats, "clip_fraction", stats.clip_fraction, share)
+                _accumulate(step_stats, "approx_kl", stats.approx_kl, share)
+                _accumulate(step_stats, "is_weight", stats.is_weight_mean, share)
+                _accumulate(step_stats, "entropy", ppo.masked_mean(token_entropy, mask), share)
+                _accumulate(step_stats, "value_loss", v_stats.loss, turn_share)
+                _accumulate(step_stats, "value_clip_fraction", v_stats.clip_fraction, turn_share)
+            for name, value in step_stats.items():
+                logs[name].append(value)
             logs["grad_norm"].append(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
             optimizer.step()
             scheduler.step()

@@ -45,7 +45,7 @@ STATEMENT = "Print the secret letter."
 # The recipe's second single-turn family, "named letter": the statement itself names the letter to print.
 # It stands in for an instruction-tuned LLM's ability to copy a value its instructions name; it never
 # shows feedback, and the start model trained on it still ignores the feedback (measured before RL).
-NAMED_STATEMENTS = (
+PLAIN_NAMED_STATEMENTS = (
     "Print the letter {x}.",
     "Write a program that prints {x}.",
     "Output {x} and nothing else.",
@@ -53,6 +53,11 @@ NAMED_STATEMENTS = (
     "Your program must print the capital letter {x} on one line.",
     "Print {x}.",
 )
+# Each behind a label letter, "Task K: Print the letter {x}." (every label with every statement; the label is
+# drawn apart from the named letter): the base learns to copy the letter its statement names, not the first
+# capital letter of the message. With the environment's words whole in the tokenizer and filler chats in the
+# format step, every start draw measured kept the retry's format and stayed blind (trainer/README.md).
+NAMED_STATEMENTS = tuple(f"Task {label}: {t}" for t in PLAIN_NAMED_STATEMENTS for label in SECRET_VALUES)
 # The supervised steps shift each example's position ids by a random 0..POSITION_SHIFT, so the answer
 # format is not tied to where the first turn's answer starts (a retry's answer starts hundreds later).
 POSITION_SHIFT = 400
@@ -120,13 +125,14 @@ def answer_text(secret: str) -> str:
 def environment_corpus(contexts: dict[tuple[str, str], list[dict[str, str]]]) -> list[str]:
     """The environment's own words, as one turn-two context holds them: its first prompt and its feedback.
 
-    Not in the recipe; an experiment's option (`trainer/experiments/fixed_base.py --env-words`). The fixture
-    tokenizer's corpus barely knows these words, so it cuts "Give", "Print" and "Solve" into a capital consonant
+    The recipe builds the start model's tokenizer with them (`build_start_model`'s `corpus`). The fixture
+    tokenizer's corpus alone barely knows these words, so it cuts "Give", "Print" and "Solve" into a capital consonant
     plus the rest, and such a capital is the very token of a secret letter. The start models' letter-copying
     skill lands on them: 2 of 6 format draws from seed 0's base put 0.97-0.99 of their retry letter on the G of
     the feedback's "Give it another try." (near uniform, top letter 0.08-0.11, with that sentence reworded).
-    Given as `corpus` to `build_start_model`, the words become whole tokens, as in any real LLM's tokenizer; then
-    the base reads the feedback's letters instead (seed 0: P(expected) 0.46, P(own guess) 0.49; trainer/README.md).
+    Given as `corpus` to `build_start_model`, the words become whole tokens, as in any real LLM's tokenizer; alone
+    that made the base read the feedback's letters instead (seed 0: P(expected) 0.46, P(own guess) 0.49), which the
+    labelled named statements and the format step's filler chats undo (trainer/README.md).
     """
     messages = next(iter(contexts.values()))
     return [messages[0]["content"], messages[-1]["content"]]
@@ -191,13 +197,12 @@ def named_prompt(first_prompt: list[dict[str, str]], statement: str) -> list[dic
     return [{**first_prompt[0], "content": first_prompt[0]["content"].replace(STATEMENT, statement)}]
 
 
-# Not in the recipe; an experiment's option (`trainer/experiments/fixed_base.py --filler N`): the format step puts a
-# random chat of 0..N earlier exchanges (user and assistant messages of FILLER_TOKENS random ordinary tokens each;
-# no task, answer or feedback) before the toy's own problem, so the answer format does not depend on the problem
-# being the conversation's first message. With the environment's words whole and labelled named statements it kept
-# the retry's format in every start draw measured (0.94-0.98 well-formed, 6 draws from 4 bases), where 5 of 6 broke
-# without it; but from four bases the production PPO's 25 iterations reached MT 0.917, 0.787, 0.72 and 0.107
-# (trainer/README.md, "A format step with filler chats").
+# The format step puts a random chat of 0..FILLER_EXCHANGES earlier exchanges (user and assistant messages of
+# FILLER_TOKENS random ordinary tokens each; no task, answer or feedback) before the toy's own problem, so the answer
+# format does not depend on the problem being the conversation's first message. With the environment's words whole
+# and labelled named statements it kept the retry's format in every start draw measured (0.94-0.98 well-formed, 6
+# draws from 4 bases), where 5 of 6 broke without it (trainer/README.md, "A format step with filler chats").
+FILLER_EXCHANGES = 2
 FILLER_TOKENS = (4, 48)
 
 
@@ -291,13 +296,14 @@ def supervised_format_step(
     batch: int,
     named_share: float = 0.5,
     position_shift: int = POSITION_SHIFT,
-    filler: int = 0,
+    filler: int = FILLER_EXCHANGES,
 ) -> dict[str, float]:
     """Teach the answer format: single-turn examples (problem -> ```python print("X")```), no feedback turns.
 
-    Half (1 - `named_share`) are the toy's own problem with X uniform (nothing in it tells the secret);
-    half are "named letter" problems, so the format step keeps the start model's instruction copying
-    (without them, the uniform answers teach the answer slot to ignore its context altogether).
+    Half (1 - `named_share`) are the toy's own problem with X uniform (nothing in it tells the secret), after
+    0..`filler` exchanges of random chat; half are "named letter" problems (first messages), so the format step
+    keeps the start model's instruction copying (without them, the uniform answers teach the answer slot to
+    ignore its context altogether).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -658,7 +664,7 @@ def run_toy(
     out_dir: str | Path,
     seed: int,
     *,
-    iterations: int = 25,
+    iterations: int = 30,
     eval_episodes: int = 300,
     sft_steps: int = 150,
     copy_steps: int = 150,
@@ -716,7 +722,7 @@ def _run_toy(
             if base_seed != built_base:
                 built_base = base_seed
                 shutil.rmtree(base_dir, ignore_errors=True)
-                build_start_model(base_dir, base_seed)
+                build_start_model(base_dir, base_seed, environment_corpus(contexts))
                 copying = generic_copy_pretraining(base_dir, base_seed, copy_steps)
                 log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
                 copying |= instruction_copy_pretraining(base_dir, prompt, base_seed, instruction_steps)

@@ -319,3 +319,121 @@ def test_compiled_decoder_layers_score_and_train_as_the_eager_ones_and_sampling_
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
     assert eager[4] == compiled_run[4]
     assert torch.allclose(eager[5], compiled_run[5], atol=1e-5)
+
+
+def _random_rollouts(count: int, seed: int) -> list:  # type: ignore[type-arg]
+    """Two-turn episodes of random tokens: a prompt, a sampled answer, feedback, a second answer."""
+    from rlef_trainer.rollout import Rollout
+
+    rng = np.random.default_rng(seed)
+    rollouts = []
+    for i in range(count):
+        rollout = Rollout(task_id=f"t{i}", options={})
+        rollout.append(rng.integers(5, 1000, int(rng.integers(6, 12))).tolist(), policy=False)
+        for turn in range(2):
+            rollout.turn_prompt_ends.append(len(rollout.token_ids) - 1)
+            answer = rng.integers(5, 1000, int(rng.integers(2, 6))).tolist()
+            rollout.append(answer, policy=True, logprobs=(-rng.random(len(answer)) * 5).tolist(), turn=turn)
+            rollout.turn_rewards.append(0.0 if turn == 0 else float(rng.choice([-1.0, 1.0])))
+            if turn == 0:
+                rollout.append(rng.integers(5, 1000, 4).tolist(), policy=False)
+        rollouts.append(rollout)
+    return rollouts
+
+
+def test_a_single_step_update_reads_old_log_probs_from_its_own_forward_with_the_same_result(
+    tiny_model_dir: Path,
+) -> None:
+    """One optimiser step per iteration skips scoring's old-policy pass; the step must come out the same."""
+    from rlef_trainer.ppo_step import build_batch, ppo_update, score_rollouts, single_step
+
+    config = RLEFConfig(
+        model=str(tiny_model_dir), device="cpu", seed=1, rollouts_per_iteration=6, minibatch_size=6, warmup_steps=1
+    )
+    assert single_step(config, 6)
+    results = []
+    for precomputed in (False, True):
+        torch.manual_seed(0)
+        models = load_models(config)
+        optimizer, scheduler = make_optimizer(models, config)
+        batch = build_batch(_random_rollouts(6, seed=2), models.tokenizer.pad_token_id)
+        scored = score_rollouts(models, batch, config, forward_batch=4)
+        assert "old_lp" not in scored
+        if precomputed:  # what scoring computed before: the policy's log-probs at the sampled tokens
+            with torch.no_grad():
+                scored["old_lp"], _ = models.token_logprobs(
+                    batch.input_ids, batch.attention_mask, batch.policy_mask, config.temperature
+                )
+        metrics = ppo_update(models, optimizer, scheduler, batch, scored, config, np.random.default_rng(3), 4)
+        weights = {k: v.detach().clone() for k, v in models.trainable_state().items()}
+        results.append((metrics, weights))
+    (skipped, skipped_weights), (computed, computed_weights) = results
+    assert skipped["approx_kl"] == 0.0 and skipped["clip_fraction"] == 0.0
+    for key in ("policy_loss", "value_loss", "entropy", "grad_norm", "is_weight"):
+        assert skipped[key] == pytest.approx(computed[key], rel=1e-6, abs=1e-7), key
+    assert skipped_weights.keys() == computed_weights.keys()
+    for name, value in skipped_weights.items():
+        assert torch.allclose(value, computed_weights[name], atol=1e-6), name
+    assert any(not torch.equal(v, w) for v, w in zip(skipped_weights.values(), _initial_weights(config), strict=True))
+
+
+def _initial_weights(config: RLEFConfig) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    return list(load_models(config).trainable_state().values())
+
+
+def test_an_update_of_several_steps_without_old_log_probs_is_refused(tiny_model_dir: Path) -> None:
+    from rlef_trainer.ppo_step import build_batch, ppo_update, score_rollouts
+
+    config = RLEFConfig(model=str(tiny_model_dir), device="cpu", seed=1, rollouts_per_iteration=6, minibatch_size=3)
+    models = load_models(config)
+    optimizer, scheduler = make_optimizer(models, config)
+    batch = build_batch(_random_rollouts(6, seed=2), models.tokenizer.pad_token_id)
+    scored = score_rollouts(models, batch, config, forward_batch=4)
+    assert "old_lp" in scored  # two steps: the second one's ratio needs the policy before the first
+    del scored["old_lp"]
+    with pytest.raises(ValueError, match="more than one step"):
+        ppo_update(models, optimizer, scheduler, batch, scored, config, np.random.default_rng(3), 4)
+
+
+@pytest.mark.parametrize("minibatch_size", [4, 8])
+def test_an_updates_statistics_and_gradients_do_not_depend_on_how_it_is_cut_into_forward_batches(
+    minibatch_size: int, tiny_model_dir: Path
+) -> None:
+    """Forward batches are cut to their longest sequence and grouped by length; the logged means are the
+    minibatch's own (token- or turn-weighted), not means of the batches' means. Two steps of 4 episodes
+    (the second off-policy) or one of 8 (whose gradient, left in .grad, is taken at the same weights)."""
+    from rlef_trainer.ppo_step import build_batch, ppo_update, score_rollouts
+
+    config = RLEFConfig(
+        model=str(tiny_model_dir),
+        device="cpu",
+        seed=1,
+        lr=1e-3,
+        rollouts_per_iteration=8,
+        minibatch_size=minibatch_size,
+        warmup_steps=1,
+    )
+    results = []
+    for forward_batch in (1, 3, 8):
+        torch.manual_seed(0)
+        models = load_models(config)
+        optimizer, scheduler = make_optimizer(models, config)
+        batch = build_batch(_random_rollouts(8, seed=5), models.tokenizer.pad_token_id)
+        scored = score_rollouts(models, batch, config, forward_batch)
+        rng = np.random.default_rng(3)
+        metrics = ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
+        grads = [p.grad.clone() for _, p in models.trainable_named_parameters()]
+        results.append((scored, metrics, grads))
+    (scored, metrics, grads), *others = results
+    if minibatch_size == 4:
+        assert metrics["approx_kl"] > 0  # the second step's ratio is not 1
+    for other_scored, other_metrics, other_grads in others:
+        assert scored.keys() == other_scored.keys()
+        for key, value in scored.items():
+            assert torch.allclose(value, other_scored[key], atol=1e-6), key
+        for key, value in metrics.items():
+            assert other_metrics[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+        if minibatch_size == 8:
+            for grad, other in zip(grads, other_grads, strict=True):
+                assert torch.allclose(grad, other, rtol=1e-4, atol=1e-7)

@@ -175,3 +175,96 @@ def test_a_model_that_has_sampled_can_be_copied_and_dropped(tiny_model_dir: Path
     del fresh, twin, sampler
     gc.collect()
     assert gone() is None  # the cached sampler does not keep its model alive
+
+
+Samples = list[tuple[list[int], list[float], bool]]
+
+
+def _next_turn(prompts: list[list[int]], first: Samples, seed: int) -> list[list[int]]:
+    """Each prompt + its sampled response + a few "feedback" tokens of its own length."""
+    g = torch.Generator().manual_seed(seed)
+    return [
+        p + ids + torch.randint(5, 300, (3 + i % 4,), generator=g).tolist()
+        for i, (p, (ids, _, _)) in enumerate(zip(prompts, first, strict=True))
+    ]
+
+
+@pytest.mark.parametrize("batch_size", [16, 5])
+def test_a_next_turn_continued_from_the_cached_prefix_samples_as_a_fresh_prefill(
+    model: torch.nn.Module, batch_size: int
+) -> None:
+    """The "generate" engine keeps each row's K/V for its next turn and prefills only the new tokens: same
+    draws and log-probs as prefilling the whole prompt again (rows of several lengths, some cut by the cap)."""
+    from rlef_trainer.rollout import sample_turn
+
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=0)
+    g = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(5, 300, (int(n),), generator=g).tolist() for n in torch.randint(3, 30, (12,), generator=g)]
+    kwargs = dict(max_new_tokens=6, temperature=1.0, top_p=1.0, batch_size=batch_size, device=torch.device("cpu"))
+    torch.manual_seed(1)
+    first, left = sample_turn(model, tokenizer, prompts, None, engine="generate", **kwargs)  # type: ignore[arg-type]
+    assert any(not stopped for _, _, stopped in first)  # some rows hit the length cap
+    for prompt, (ids, _, _), prefix in zip(prompts, first, left, strict=True):
+        assert prefix is not None and len(prompt) <= prefix.length <= len(prompt) + len(ids)
+    second = _next_turn(prompts, first, seed=2)
+    torch.manual_seed(3)
+    continued, _ = sample_turn(model, tokenizer, second, left, engine="generate", **kwargs)  # type: ignore[arg-type]
+    torch.manual_seed(3)
+    fresh, _ = sample_turn(model, tokenizer, second, None, engine="generate", **kwargs)  # type: ignore[arg-type]
+    for prompt, (ids, logprobs, stopped), (fresh_ids, fresh_logprobs, fresh_stopped) in zip(
+        second, continued, fresh, strict=True
+    ):
+        assert (ids, stopped) == (fresh_ids, fresh_stopped)
+        assert torch.allclose(torch.tensor(logprobs), torch.tensor(fresh_logprobs), atol=1e-5)
+        assert torch.allclose(torch.tensor(logprobs), forced_logprobs(model, prompt, ids, 1.0), atol=1e-5)
+
+
+def test_a_chunk_with_a_row_that_has_no_cached_prefix_is_prefilled_whole(model: torch.nn.Module) -> None:
+    from rlef_trainer.rollout import _continued_cache, sample_turn
+
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=0)
+    prompts = [[5, 6, 7, 8], [9, 10, 11]]
+    kwargs = dict(max_new_tokens=4, temperature=1.0, top_p=1.0, batch_size=4, device=torch.device("cpu"))
+    torch.manual_seed(0)
+    first, left = sample_turn(model, tokenizer, prompts, None, engine="generate", **kwargs)  # type: ignore[arg-type]
+    second = _next_turn(prompts, first, seed=1)
+    width = max(map(len, second))
+    assert _continued_cache(model, second, left, width, torch.device("cpu")) is not None
+    assert _continued_cache(model, second, [left[0], None], width, torch.device("cpu")) is None
+    out, _ = sample_turn(model, tokenizer, second, [left[0], None], engine="generate", **kwargs)  # type: ignore[arg-type]
+    for prompt, (ids, logprobs, _) in zip(second, out, strict=True):
+        assert torch.allclose(torch.tensor(logprobs), forced_logprobs(model, prompt, ids, 1.0), atol=1e-5)
+
+
+def test_the_static_engine_leaves_no_cached_prefix(model: torch.nn.Module) -> None:
+    from rlef_trainer.rollout import sample_turn
+
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=0)
+    kwargs = dict(max_new_tokens=3, temperature=1.0, top_p=1.0, batch_size=4, device=torch.device("cpu"))
+    _, left = sample_turn(model, tokenizer, [[5, 6, 7]], None, engine="static", **kwargs)  # type: ignore[arg-type]
+    assert left == [None]
+
+
+def test_the_generate_engine_samples_the_policy_itself_not_the_model_folders_chat_defaults(
+    model: torch.nn.Module,
+) -> None:
+    """The fixture's generation_config.json is Qwen2.5's (repetition_penalty 1.1, top_k 20, top_p 0.8, temperature
+    0.7); the trainer's draws and stored log-probs must be those of softmax(logits / T) alone."""
+    assert model.generation_config.repetition_penalty == 1.1 and model.generation_config.top_k == 20
+    tokenizer = SimpleNamespace(eos_token_id=1, pad_token_id=0)
+    prompts = [[5, 6, 7, 5, 6, 7, 5], [8, 9, 10, 11, 8, 9, 10, 11]]  # repeated tokens: a penalty would move them
+    torch.manual_seed(4)
+    out = sample_responses(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=8,
+        temperature=1.3,
+        top_p=1.0,
+        batch_size=2,
+        device=torch.device("cpu"),
+        engine="generate",
+    )
+    for prompt, (ids, logprobs, _) in zip(prompts, out, strict=True):
+        assert torch.allclose(torch.tensor(logprobs), forced_logprobs(model, prompt, ids, 1.3), atol=1e-5)
+    assert model.generation_config.repetition_penalty == 1.1  # the model's own config is left as it was

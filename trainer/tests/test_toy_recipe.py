@@ -10,7 +10,7 @@ PROMPT = [{"role": "user", "content": f"Solve this.\n\n{toy.STATEMENT}\n\nAnswer
 
 
 def test_named_prompt_swaps_only_the_statement() -> None:
-    named = toy.named_prompt(PROMPT, toy.NAMED_STATEMENTS[0].format(x="Q"))
+    named = toy.named_prompt(PROMPT, toy.PLAIN_NAMED_STATEMENTS[0].format(x="Q"))
     assert named == [{"role": "user", "content": "Solve this.\n\nPrint the letter Q.\n\nAnswer in a fenced block."}]
     assert PROMPT[0]["content"].count(toy.STATEMENT) == 1, "the environment's prompt is left as it was"
 
@@ -30,9 +30,14 @@ def test_named_prompt_refuses_a_prompt_it_cannot_rewrite_exactly(prompt: list[di
 
 
 def test_every_named_statement_names_its_letter_once_and_differs_from_the_secret_statement() -> None:
-    for template in toy.NAMED_STATEMENTS:
+    for template in toy.PLAIN_NAMED_STATEMENTS:
         text = template.format(x="Q")
         assert text.count("Q") == 1 and text != toy.STATEMENT
+    # the recipe's: each plain statement behind each label letter
+    assert len(toy.NAMED_STATEMENTS) == len(toy.PLAIN_NAMED_STATEMENTS) * len(toy.SECRET_VALUES)
+    for template in toy.NAMED_STATEMENTS:
+        label, plain = template.removeprefix("Task ").split(": ", 1)
+        assert label in toy.SECRET_VALUES and plain in toy.PLAIN_NAMED_STATEMENTS
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import { runTests } from "../../env/run";
 import { findSet } from "../../env/tasks/registry";
 import type { Task } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
-import { parseMode, type EvalMode } from "../../eval/procedure";
+import { parseMode, procedureSampling, type EvalMode } from "../../eval/procedure";
 import { runEvaluation, type EvalConfig } from "../../eval/run-eval";
 import { parseCommandArgs } from "../parse-args";
 import { AGENT_RUN_OPTIONS, numberOption, withAgentRun } from "../agent-run";
@@ -23,7 +23,8 @@ options:
   --random-feedback      the random-feedback ablation (donor feedback from another problem of the set)
   --model DIR            ONNX model folder (default: the bundled demo model)
   --temperature T        sampling temperature (default 0.2; the paper's n@k with k > 3 uses 1.0)
-  --top-p P              nucleus sampling mass (default 0.95)
+  --top-p P              nucleus sampling mass (default 0.95); no top-k and no repetition penalty, whatever
+                         the model's generation_config.json says (the spec's procedure)
   --max-tokens N         most tokens per answer (default 512)
   --seed N               base seed (default 0)
   --out FILE             JSONL results file; an existing one for the same evaluation is resumed
@@ -99,7 +100,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         seed,
         randomFeedback: values["random-feedback"] === true,
         policy: policy.name,
-        sampling: { temperature, topP, maxTokens },
+        sampling: procedureSampling(temperature, topP, maxTokens),
         taskIds: tasks.map((t) => t.id),
       };
       const tty = process.stderr.isTTY === true;
@@ -111,7 +112,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         signal,
         drawOptions: {
           runTests: run,
-          sampling: { temperature, topP, maxTokens },
+          sampling: procedureSampling(temperature, topP, maxTokens),
           randomFeedback: config.randomFeedback ? new RandomFeedbackDonor(setTasks, (t, code, which) => run(t, code, which)) : undefined,
         },
         onProgress: (done, total) => {

@@ -8,10 +8,11 @@ import { join } from "node:path";
 import { runTests } from "../../../server/env/run";
 import { createSandbox, type Sandbox } from "../../../server/env/sandbox";
 import { DEFAULT_LIMITS, type StdioTask } from "../../../server/env/types";
-import { parseMode, runDraw, type DrawOptions } from "../../../server/eval/procedure";
+import { parseMode, procedureSampling, runDraw, type DrawOptions } from "../../../server/eval/procedure";
 import { ResultsFileError, runEvaluation, type EvalConfig } from "../../../server/eval/run-eval";
 import { solveRate } from "../../../server/eval/stats";
 import { ReplayPolicy } from "../../../server/policy/replay";
+import type { PolicyPrompt, SamplingOptions } from "../../../server/policy/types";
 
 let sandbox: Sandbox;
 let dir: string;
@@ -110,4 +111,24 @@ test("the solve rate is the mean over problems of per-problem fractions, with a 
   assert.equal(r.draws, 8);
   const same = solveRate([[true], [true]], { seed: 1 });
   assert.deepEqual([same.low, same.rate, same.high], [1, 1, 1]);
+});
+
+test("the procedure samples with temperature and top-p only: the model folder's top-k and repetition penalty are off", async () => {
+  const sampling = procedureSampling(0.2, 0.95, 64);
+  assert.deepEqual(sampling, { temperature: 0.2, topP: 0.95, topK: 0, repetitionPenalty: 1, maxTokens: 64 });
+  // what a draw hands the policy: every field set, so nothing falls back to generation_config.json
+  const seen: SamplingOptions[] = [];
+  const policy = new ReplayPolicy({ responses: [R] });
+  const spy = Object.assign(Object.create(policy) as ReplayPolicy, {
+    generate: (prompt: PolicyPrompt, options: SamplingOptions = {}) => {
+      seen.push(options);
+      return policy.generate(prompt, options);
+    },
+  });
+  assert.equal((await runDraw(task, spy, parseMode("mt", 3), { ...opts, sampling })).solved, true);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].topK, 0);
+  assert.equal(seen[0].repetitionPenalty, 1);
+  assert.equal(seen[0].temperature, 0.2);
+  assert.equal(seen[0].topP, 0.95);
 });
