@@ -9,9 +9,9 @@ A tree is a folder holding `trainer/rlef_trainer` of some revision, e.g.
 Each round runs one process per tree (A, B, A, B, ...), so both see the same machine state in turn. A
 process starts the environment service, plays `--episodes` toy episodes (seeded alike; once to warm up, once
 timed) with the model at the toy's settings (`toy.toy_config`: full mode, fp32, 2 torch threads, one optimiser
-step of all the episodes),
-then scores and updates on that batch `--repeats` times, from the same weights each time, and prints the
-median seconds of each phase. The printed ratio is A's median over B's: above 1.0x, B is faster.
+step of all the episodes), then scores and updates on that batch `--repeats` times, from the same weights each
+time, and prints the median seconds of each phase. The printed ratio is A's median over B's: above 1.0x, B is
+faster.
 """
 
 from __future__ import annotations
