@@ -106,7 +106,9 @@ test("an exception is reported with the program's frame", async () => {
 
 test("running out of memory is out_of_memory", async () => {
   const code = "function add(a, b) { const hog = []; while (true) hog.push(Buffer.alloc(1e8, 1)); }\n";
-  const report = await runJsFunctionTests(addTask(), code, { sandbox, which: "public" });
+  // a time limit the memory limit always beats, even on a loaded machine (2 s once ran out first under load)
+  const task = { ...addTask(), limits: { ...DEFAULT_LIMITS, timeMs: 20_000 } };
+  const report = await runJsFunctionTests(task, code, { sandbox, which: "public" });
   assert.equal(report.results[0].outcome, "out_of_memory");
   assert.equal(report.passed, false);
 });
