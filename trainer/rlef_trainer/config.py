@@ -32,6 +32,10 @@ class RLEFConfig:
     lr: float = 2e-7  # AdamW learning rate of the policy and value networks in full mode
     weight_decay: float = 0.1  # AdamW weight decay
     warmup_steps: int = 50  # linear learning-rate warm-up, in optimiser steps
+    # Project option, off by default (the paper is silent on a decay): the last fraction of the run's optimiser
+    # steps (iterations x updates_per_iteration) lowers the lr linearly toward 0, the final step at 1/(decay
+    # steps) of it, so a run ends on small steps instead of on a full-size one. 0: constant after the warm-up.
+    lr_decay_fraction: float = 0.0
     adam_betas: tuple[float, float] = (0.9, 0.95)  # AdamW betas (paper silent; common LLM choice)
     max_grad_norm: float = 1.0  # gradient clipping (paper silent)
 
@@ -85,6 +89,16 @@ class RLEFConfig:
     def updates_per_iteration(self) -> int:
         return max(1, self.rollouts_per_iteration // self.minibatch_size) * self.ppo_epochs
 
+    def lr_factor(self, step: int) -> float:
+        """The learning rate of optimiser step `step` (0-based) over `effective_lr()`: warm-up, then constant, then
+        the last `lr_decay_fraction` of the run's steps down to 1/(decay steps) on its final step."""
+        factor = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        total = self.iterations * self.updates_per_iteration()
+        decay = round(self.lr_decay_fraction * total)
+        if decay > 0:
+            factor *= max(0.0, min(1.0, (total - step) / decay))
+        return factor
+
     def validate(self) -> RLEFConfig:
         problems = []
         if self.mode not in ("full", "lora"):
@@ -106,6 +120,8 @@ class RLEFConfig:
                 problems.append(f"{name} must not be negative")
         if self.torch_threads < 0:
             problems.append("torch_threads must not be negative")
+        if not 0.0 <= self.lr_decay_fraction <= 1.0:
+            problems.append(f"lr_decay_fraction must be in [0, 1], got {self.lr_decay_fraction}")
         if problems:
             raise ValueError("invalid RLEF config: " + "; ".join(problems))
         return self

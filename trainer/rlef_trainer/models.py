@@ -355,15 +355,13 @@ class MasterWeightAdamW(torch.optim.AdamW):
 
 
 def make_optimizer(models: RLEFModels, config: RLEFConfig) -> tuple[torch.optim.Optimizer, Any]:
-    """AdamW with linear warm-up; fp32 master weights when any trainable weight is in low precision."""
+    """AdamW with the schedule of `RLEFConfig.lr_factor` (linear warm-up, the optional final decay); fp32 master
+    weights when any trainable weight is in low precision."""
     params = [p for _, p in models.trainable_named_parameters()]
     kwargs = {"lr": config.effective_lr(), "weight_decay": config.weight_decay, "betas": config.adam_betas}
     low_precision = any(p.dtype in (torch.bfloat16, torch.float16) for p in params)
     if params and all(p.is_cuda for p in params):
         kwargs["fused"] = True  # one kernel for the whole step (CPU keeps the default, and its recorded runs)
     optimizer = MasterWeightAdamW(params, **kwargs) if low_precision else torch.optim.AdamW(params, **kwargs)
-    warmup = max(config.warmup_steps, 0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, config.lr_factor)
     return optimizer, scheduler

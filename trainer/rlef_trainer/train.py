@@ -206,11 +206,10 @@ def train(
         batch = build_batch(rollouts, pad)
         model.train()
         scored = score_rollouts(models, batch, config, forward_batch)
+        lr = scheduler.get_last_lr()[0]  # the learning rate of this iteration's first optimiser step
         update = ppo_update(models, optimizer, scheduler, batch, scored, config, data_rng, forward_batch)
         metrics = {"iteration": float(state.iteration + 1), **rollout_metrics(rollouts, batch, scored), **update}
-        metrics.update(
-            rollout_seconds=rollout_s, iteration_seconds=time.perf_counter() - started, lr=scheduler.get_last_lr()[0]
-        )
+        metrics.update(rollout_seconds=rollout_s, iteration_seconds=time.perf_counter() - started, lr=lr)
         state.iteration += 1
         state.history.append(metrics)
         with metrics_file.open("a") as f:

@@ -13,6 +13,7 @@ from rlef_trainer.config import RLEFConfig, load_config
 def test_full_mode_defaults_are_the_papers() -> None:
     c = RLEFConfig()
     assert (c.lr, c.weight_decay, c.warmup_steps, c.temperature) == (2e-7, 0.1, 50, 1.0)
+    assert c.lr_decay_fraction == 0.0  # the paper has no decay: the project's option is off
     assert (c.kl_beta, c.clip_eps, c.value_clip, c.max_turns) == (0.05, 0.2, 0.2, 3)
     assert (c.rollouts_per_iteration, c.minibatch_size, c.updates_per_iteration()) == (1024, 256, 4)
     assert RLEFConfig(mode="lora").effective_lr() == RLEFConfig().lora_lr != c.effective_lr()
@@ -39,12 +40,27 @@ def test_json_and_toml_files_and_set_overrides(tmp_path: Path) -> None:
         (["minibatch_size=300"], "multiple of minibatch_size"),
         (["temperature=0"], "temperature must be positive"),
         (["max_turns=0"], "max_turns must be in 1..100"),
+        (["lr_decay_fraction=1.5"], "lr_decay_fraction must be in"),
+        (["lr_decay_fraction=-0.1"], "lr_decay_fraction must be in"),
         (["novalue"], "--set expects key=value"),
     ],
 )
 def test_bad_settings_are_refused_with_a_message_naming_the_field(overrides: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_config(None, overrides)
+
+
+def test_the_learning_rate_schedule_warms_up_then_decays_over_the_last_fraction_of_the_steps() -> None:
+    constant = RLEFConfig(warmup_steps=2, iterations=5, rollouts_per_iteration=8, minibatch_size=4)
+    assert [constant.lr_factor(s) for s in range(10)] == [0.5] + [1.0] * 9  # off by default
+    # 10 steps (5 iterations x 2 updates), the last 40% (4 steps) decaying: 4/4, 3/4, 2/4, 1/4 on steps 6..9
+    decaying = RLEFConfig(
+        warmup_steps=2, iterations=5, rollouts_per_iteration=8, minibatch_size=4, lr_decay_fraction=0.4
+    )
+    assert [decaying.lr_factor(s) for s in range(10)] == [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    assert decaying.lr_factor(10) == 0.0  # past the run's end (a run resumed with more iterations recomputes it)
+    whole = RLEFConfig(warmup_steps=0, iterations=4, rollouts_per_iteration=4, minibatch_size=4, lr_decay_fraction=1)
+    assert [whole.lr_factor(s) for s in range(4)] == [1.0, 0.75, 0.5, 0.25]
 
 
 def test_malformed_files_are_refused(tmp_path: Path) -> None:

@@ -382,6 +382,20 @@ def _initial_weights(config: RLEFConfig) -> list[torch.Tensor]:
     return list(load_models(config).trainable_state().values())
 
 
+def test_the_optimiser_follows_the_configs_learning_rate_schedule(tiny_model_dir: Path) -> None:
+    config = RLEFConfig(
+        model=str(tiny_model_dir), device="cpu", lr=1e-3, warmup_steps=2, iterations=4, lr_decay_fraction=0.5,
+        rollouts_per_iteration=2, minibatch_size=2,
+    )  # fmt: skip
+    optimizer, scheduler = make_optimizer(load_models(config), config)
+    seen = []
+    for _ in range(4):
+        seen.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    assert seen == [[pytest.approx(1e-3 * f)] * len(optimizer.param_groups) for f in (0.5, 1.0, 1.0, 0.5)]
+
+
 def test_an_update_of_several_steps_without_old_log_probs_is_refused(tiny_model_dir: Path) -> None:
     from rlef_trainer.ppo_step import build_batch, ppo_update, score_rollouts
 

@@ -161,3 +161,19 @@ def test_filler_is_a_random_chat_of_whole_exchanges_without_code_fences(tiny_mod
     assert torch.equal(generator.get_state(), state), "no filler draws nothing: the recipe's format step is unchanged"
     with pytest.raises(ValueError, match="at least 0"):
         toy.filler_messages(tokenizer, generator, -1)
+
+
+def test_the_plot_shades_the_iterations_whose_learning_rate_decays(tmp_path) -> None:
+    lrs = [1.5e-4, 3e-4, 3e-4, 3e-4, 2e-4, 1e-4]  # warm-up, constant, the final decay
+    curve = [{"iteration": float(i + 1), "lr": lr, "solve_rate": 0.1} for i, lr in enumerate(lrs)]
+    assert toy.lr_decay_span(curve) == (5.0, 6.0)
+    assert toy.lr_decay_span([{**c, "lr": 3e-4} for c in curve]) is None  # constant: nothing to shade
+    assert toy.lr_decay_span([{"iteration": c["iteration"], "solve_rate": 0.1} for c in curve]) is None  # older files
+    results = {
+        "seed": 0,
+        "curves": {"feedback": curve, "random_feedback": curve},
+        "oracle_ceiling": 1.0,
+        "chance": {"multi_turn": toy.chance_multi_turn(), "single_turn": toy.chance_single_turn()},
+    }
+    toy.plot_curves(tmp_path / "curves.png", results)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
