@@ -43,6 +43,10 @@ def main() -> None:
     parser.add_argument("--minibatch-size", type=int, default=None, help="episodes per optimiser step")
     parser.add_argument("--rollouts", type=int, default=None, help="episodes per iteration")
     parser.add_argument("--ppo-epochs", type=int, default=None, help="passes over each iteration's episodes")
+    parser.add_argument(
+        "--lr-decay-fraction", type=float, default=None, help="final share of the run with a decaying lr"
+    )
+    parser.add_argument("--max-grad-norm", type=float, default=None, help="gradient clipping norm (0: none)")
     parser.add_argument("--mode", choices=("full", "lora"), default="full")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--eval-episodes", type=int, default=300)
@@ -65,6 +69,10 @@ def main() -> None:
         config = dataclasses.replace(config, minibatch_size=args.minibatch_size)
     if args.rollouts is not None:
         config = dataclasses.replace(config, rollouts_per_iteration=args.rollouts)
+    if args.lr_decay_fraction is not None:
+        config = dataclasses.replace(config, lr_decay_fraction=args.lr_decay_fraction)
+    if args.max_grad_norm is not None:
+        config = dataclasses.replace(config, max_grad_norm=args.max_grad_norm)
     if args.ppo_epochs is not None:
         config = dataclasses.replace(config, ppo_epochs=args.ppo_epochs)
     with start_env_service() as service, EnvClient(service.url, service.token) as env:

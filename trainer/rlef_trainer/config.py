@@ -37,7 +37,7 @@ class RLEFConfig:
     # steps) of it, so a run ends on small steps instead of on a full-size one. 0: constant after the warm-up.
     lr_decay_fraction: float = 0.0
     adam_betas: tuple[float, float] = (0.9, 0.95)  # AdamW betas (paper silent; common LLM choice)
-    max_grad_norm: float = 1.0  # gradient clipping (paper silent)
+    max_grad_norm: float = 1.0  # gradient clipping of the policy and value gradients together (paper silent); 0: none
 
     # --- LoRA (project's local-GPU default) ------------------------------------------------
     # LoRA: from the toy sweep (trainer/README.md, "LoRA: learning rate and rank"): at rank 16, 3.3-10x the

@@ -6,6 +6,7 @@ the minibatch loop.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,7 +281,8 @@ def ppo_update(
                 _accumulate(step_stats, "value_clip_fraction", v_stats.clip_fraction, turn_share)
             for name, value in step_stats.items():
                 logs[name].append(value)
-            logs["grad_norm"].append(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
+            # max_grad_norm 0: no clipping (the norm is still measured and logged)
+            logs["grad_norm"].append(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or math.inf))
             optimizer.step()
             scheduler.step()
     return {k: _host_mean(v) for k, v in logs.items() if v}

@@ -377,6 +377,35 @@ def test_a_single_step_update_reads_old_log_probs_from_its_own_forward_with_the_
     assert any(not torch.equal(v, w) for v, w in zip(skipped_weights.values(), _initial_weights(config), strict=True))
 
 
+def test_max_grad_norm_zero_means_no_clipping_not_zero_gradients(tiny_model_dir: Path) -> None:
+    """0 turns clipping off (the toy's setting): the step equals an unclippable limit's, the norm is still logged,
+    and a tight limit gives another step; `clip_grad_norm_` taken literally at 0 would zero every gradient."""
+    from rlef_trainer.ppo_step import build_batch, ppo_update, score_rollouts
+
+    def step(max_grad_norm: float) -> tuple[dict[str, float], list[torch.Tensor]]:
+        config = RLEFConfig(
+            model=str(tiny_model_dir), device="cpu", seed=1, rollouts_per_iteration=6, minibatch_size=6,
+            warmup_steps=1, weight_decay=0.0, lr=1e-3, max_grad_norm=max_grad_norm,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        models = load_models(config)
+        optimizer, scheduler = make_optimizer(models, config)
+        batch = build_batch(_random_rollouts(6, seed=2), models.tokenizer.pad_token_id)
+        scored = score_rollouts(models, batch, config, forward_batch=4)
+        metrics = ppo_update(models, optimizer, scheduler, batch, scored, config, np.random.default_rng(3), 4)
+        return metrics, [v.detach().clone() for v in models.trainable_state().values()]
+
+    start = _initial_weights(RLEFConfig(model=str(tiny_model_dir), device="cpu", seed=1))
+    off, off_weights = step(0.0)
+    huge, huge_weights = step(1e12)
+    tight, tight_weights = step(1e-3)
+    assert off["grad_norm"] == pytest.approx(huge["grad_norm"]) == pytest.approx(tight["grad_norm"])
+    assert off["grad_norm"] > 1e-3  # so 1e-3 does clip
+    assert all(torch.equal(a, b) for a, b in zip(off_weights, huge_weights, strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(off_weights, start, strict=True))  # it learnt
+    assert any(not torch.allclose(a, b) for a, b in zip(off_weights, tight_weights, strict=True))
+
+
 def _initial_weights(config: RLEFConfig) -> list[torch.Tensor]:
     torch.manual_seed(0)
     return list(load_models(config).trainable_state().values())
