@@ -126,20 +126,8 @@ export async function bareLoopEngine(folder: ModelFolder, prompt: number[], thre
     let first = 0;
     let firstCpu = process.cpuUsage();
     while (tokens.length < maxTokens) {
-      const total = past + ids.length;
-      feeds.input_ids = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);
-      feeds.attention_mask = new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]);
-      feeds.position_ids = new ort.Tensor("int64", BigInt64Array.from(ids, (_, k) => BigInt(past + k)), [1, ids.length]);
-      const out = await session.run(feeds);
-      for (let i = 0; i < layers; i++) {
-        feeds[`past_key_values.${i}.key`] = out[`present.${i}.key`];
-        feeds[`past_key_values.${i}.value`] = out[`present.${i}.value`];
-      }
-      const logits = out.logits.data as Float32Array;
-      const vocab = out.logits.dims[2];
-      const row = logits.length - vocab;
-      let best = 0;
-      for (let v = 1; v < vocab; v++) if (logits[row + v] > logits[row + best]) best = v;
+      const total = setStepInputs(feeds, ids, past);
+      const best = feedPresentsBack(feeds, await session.run(feeds), layers);
       tokens.push(best);
       if (first === 0) {
         first = performance.now();
@@ -155,4 +143,27 @@ export async function bareLoopEngine(folder: ModelFolder, prompt: number[], thre
   };
   for (let w = 0; w < warmup.runs; w++) await greedy(warmup.tokens);
   return { run: () => greedy(newTokens), close: () => session.release() };
+}
+
+/** The floor's step inputs for running `ids` after `past` positions (fresh tensors); returns the new total. */
+export function setStepInputs(feeds: Record<string, ort.Tensor>, ids: number[], past: number): number {
+  const total = past + ids.length;
+  feeds.input_ids = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);
+  feeds.attention_mask = new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]);
+  feeds.position_ids = new ort.Tensor("int64", BigInt64Array.from(ids, (_, k) => BigInt(past + k)), [1, ids.length]);
+  return total;
+}
+
+/** Feeds a step's presents back as the next past and returns the argmax of its last logits row. */
+export function feedPresentsBack(feeds: Record<string, ort.Tensor>, out: Record<string, ort.Tensor>, layers: number): number {
+  for (let i = 0; i < layers; i++) {
+    feeds[`past_key_values.${i}.key`] = out[`present.${i}.key`];
+    feeds[`past_key_values.${i}.value`] = out[`present.${i}.value`];
+  }
+  const logits = out.logits.data as Float32Array;
+  const vocab = out.logits.dims[2];
+  const row = logits.length - vocab;
+  let best = 0;
+  for (let v = 1; v < vocab; v++) if (logits[row + v] > logits[row + best]) best = v;
+  return best;
 }

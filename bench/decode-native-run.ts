@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { feedPresentsBack, setStepInputs } from "./decode-engines";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { binding, initOrt } = require(join(require.resolve("onnxruntime-node"), "..", "binding.js"));
@@ -36,25 +37,14 @@ async function main(): Promise<void> {
     const tokens: number[] = [];
     const start = performance.now();
     for (let s = 0; s < steps; s++) {
-      const total = past + ids.length;
-      feeds.input_ids = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);
-      feeds.attention_mask = new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]);
-      feeds.position_ids = new ort.Tensor("int64", BigInt64Array.from(ids, (_, k) => BigInt(past + k)), [1, ids.length]);
+      const total = setStepInputs(feeds, ids, past);
       let out: Record<string, ort.Tensor>;
       if (mode === "session.run") out = await session.run(feeds);
       else {
         out = native.run(feeds, fetches, {});
         if (mode === "native, yield every 32" && (s & 31) === 31) await new Promise((r) => setImmediate(r));
       }
-      for (let i = 0; i < layers; i++) {
-        feeds[`past_key_values.${i}.key`] = out[`present.${i}.key`];
-        feeds[`past_key_values.${i}.value`] = out[`present.${i}.value`];
-      }
-      const logits = out.logits.data as Float32Array;
-      const vocab = out.logits.dims[2];
-      const row = logits.length - vocab;
-      let best = 0;
-      for (let v = 1; v < vocab; v++) if (logits[row + v] > logits[row + best]) best = v;
+      const best = feedPresentsBack(feeds, out, layers);
       tokens.push(best);
       past = total;
       ids = [best];
