@@ -276,9 +276,15 @@ def count_params(model: Qwen2ForCausalLM) -> tuple[int, int]:
 
 
 def _update_config(
-    mode: str, args: argparse.Namespace, device: torch.device, compile_layers: bool, checkpointing: bool = False
+    mode: str,
+    args: argparse.Namespace,
+    device: torch.device,
+    compile_layers: bool,
+    checkpointing: bool = False,
+    lora_targets: str = "all-linear",
 ) -> RLEFConfig:
     return RLEFConfig(
+        lora_targets=lora_targets,
         mode=mode,
         device=str(device),
         dtype="bfloat16" if device.type == "cuda" else "float32",
@@ -300,9 +306,10 @@ def bench_update(
     checkpointing: bool,
     profile: bool = False,
     compile_layers: bool = False,
+    lora_targets: str = "all-linear",
 ) -> dict[str, float]:
     """Scoring (reference, old log-probs, old values) plus one PPO pass over the batch, timed together."""
-    config = _update_config(mode, args, device, compile_layers, checkpointing)
+    config = _update_config(mode, args, device, compile_layers, checkpointing, lora_targets)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -333,22 +340,28 @@ def bench_update(
         runs.append((time.perf_counter() - start, scored_at - start))
     seconds, score_seconds = sorted(runs)[len(runs) // 2]
     kernel_seconds = None  # GPU kernel time of the profiled pass, against its wall time: how busy the GPU is
-    if profile and device.type == "cuda":
+    breakdown = None
+    if profile:
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as torch_profile
 
-        with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        cuda = device.type == "cuda"
+        activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if cuda else [ProfilerActivity.CPU]
+        with torch_profile(activities=activities, record_shapes=True) as prof:
             ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
             sync(device)
         print(f"profile of one more PPO pass ({mode}, forward batch {forward_batch}):")
-        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60))
-        # the kernels themselves (device events), as the table's "Self CUDA time total" counts them
-        kernels = [
-            e
-            for e in prof.key_averages()
-            if e.device_type == torch.autograd.DeviceType.CUDA and not e.is_user_annotation
-        ]
-        kernel_seconds = sum(e.self_device_time_total for e in kernels) / 1e6
+        sort_by = "cuda_time_total" if cuda else "self_cpu_time_total"
+        print(prof.key_averages().table(sort_by=sort_by, row_limit=25, max_name_column_width=60))
+        breakdown = profile_breakdown(prof, config.lora_rank if mode == "lora" else None, cuda)
+        print("by kind (seconds):", json.dumps({k: round(v, 4) for k, v in breakdown.items()}))
+        if cuda:  # the kernels themselves (device events), as the table's "Self CUDA time total" counts them
+            kernels = [
+                e
+                for e in prof.key_averages()
+                if e.device_type == torch.autograd.DeviceType.CUDA and not e.is_user_annotation
+            ]
+            kernel_seconds = sum(e.self_device_time_total for e in kernels) / 1e6
     n_policy, n_value = count_params(model)
     t = int(batch.attention_mask.sum())
     # tokens whose log-prob is needed (policy tokens): the LM head runs on these only
@@ -382,6 +395,7 @@ def bench_update(
         "forward_batch": forward_batch,
         "gradient_checkpointing": checkpointing,
         "compile_layers": compile_layers,
+        "lora_targets": lora_targets if mode == "lora" else None,
         "warmup_seconds": warmup_seconds,
         "N_policy": n_policy,
         "N_value": n_value,
@@ -391,6 +405,7 @@ def bench_update(
         "update_seconds": seconds - score_seconds,
         "timed_iterations": [round(total, 4) for total, _ in runs],
         "profiled_pass_kernel_seconds": kernel_seconds,
+        "profiled_pass_by_kind_seconds": breakdown,
         "tokens_per_s": t / seconds,
         "flops": total,
         "flops_by_pass": flops,
@@ -405,6 +420,47 @@ def bench_update(
     }
 
 
+MATRIX_PRODUCT_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+KERNEL_KINDS = (  # (kind, substrings of the CUDA kernel's name), first match wins
+    ("attention", ("sdpa", "flash", "fmha", "attention")),
+    ("optimizer", ("multi_tensor_apply", "fused_adam", "foreach")),
+    ("matrix products", ("nvjet", "gemm", "cutlass", "xmma", "cublas")),
+    ("compiled elementwise (triton)", ("triton_",)),
+    ("copies and casts", ("copy", "memcpy", "memset", "cast")),
+    ("other elementwise (eager)", ("elementwise", "vectorized", "reduce")),
+)
+
+
+def profile_breakdown(prof: Any, lora_rank: int | None, cuda: bool) -> dict[str, float]:
+    """Seconds of one profiled pass by kind: the matrix products split into LoRA's adapter products (an
+    operand with the adapter rank as a dimension; the model's own dimensions are 64 and up) and the rest,
+    then (on CUDA) every kernel by the kind its name tells. On CPU: the products only, in CPU time."""
+
+    def seconds(event: Any) -> float:
+        return float(event.self_device_time_total if cuda else event.self_cpu_time_total) / 1e6
+
+    adapter = other = 0.0
+    for event in prof.key_averages(group_by_input_shape=True):
+        if event.key not in MATRIX_PRODUCT_OPS:
+            continue
+        dims = {d for shape in event.input_shapes if isinstance(shape, list) for d in shape}
+        if lora_rank is not None and lora_rank in dims:
+            adapter += seconds(event)
+        else:
+            other += seconds(event)
+    out = {"matrix products: LoRA adapters": adapter, "matrix products: the rest": other}
+    if not cuda:
+        return out
+    kinds = dict.fromkeys([kind for kind, _ in KERNEL_KINDS] + ["other"], 0.0)
+    for event in prof.key_averages():
+        if event.device_type != torch.autograd.DeviceType.CUDA or event.is_user_annotation:
+            continue
+        name = event.key.lower()
+        kind = next((k for k, needles in KERNEL_KINDS if any(n in name for n in needles)), "other")
+        kinds[kind] += event.self_device_time_total / 1e6
+    return out | {f"kernels: {kind}": t for kind, t in kinds.items()}
+
+
 def bench_loop(model: Qwen2ForCausalLM, mode: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """A training iteration's order with compiled layers: sample (eager, CUDA graphs), score and update
     (compiled), sample again. The second sampling must run as fast as the first and keep its log-probs
@@ -412,7 +468,15 @@ def bench_loop(model: Qwen2ForCausalLM, mode: str, args: argparse.Namespace, dev
     config = _update_config(mode, args, device, compile_layers=True)
     models = build_models(config, None, policy=model)
     optimizer, scheduler = make_optimizer(models, config)
-    batch = synthetic_batch(args.episodes, 3, args.prompt, args.response, args.feedback, model.config.vocab_size, 0)
+    batch = synthetic_batch(
+        args.episodes,
+        3,
+        args.prompt,
+        args.response,
+        args.feedback,
+        model.config.vocab_size,
+        0,
+    )
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {"mode": mode}
     for round_ in (1, 2):
@@ -490,6 +554,13 @@ def main(argv: list[str] | None = None) -> int:
         help="timed update iterations per row (the median is reported)",
     )
     parser.add_argument(
+        "--lora-targets",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="one more compiled LoRA update row adapting only these projections (e.g. q_proj,k_proj,v_proj,o_proj)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="print a torch.profiler table of one PPO pass per mode",
@@ -499,7 +570,11 @@ def main(argv: list[str] | None = None) -> int:
         device, shape, dtype = torch.device("cpu"), "smoke", torch.float32
         gen_batches, args.gen_prompt, args.gen_new = (4, 8), 32, 16
         args.episodes, args.prompt, args.response, args.feedback = 4, 32, 16, 16
-        grid = [("full", 2, False, False), ("lora", 2, False, False)]
+        grid = [
+            ("full", 2, False, False, "all-linear"),
+            ("lora", 2, False, False, "all-linear"),
+        ]
+        grid += [("lora", 2, False, False, targets) for targets in args.lora_targets]
         args.loop_batch = 4
     else:
         if not torch.cuda.is_available():
@@ -508,12 +583,13 @@ def main(argv: list[str] | None = None) -> int:
         gen_batches, args.gen_prompt, args.gen_new = (64, 256), 512, 256
         args.episodes, args.prompt, args.response, args.feedback = 32, 512, 256, 128
         args.loop_batch = 64
-        grid = [  # (mode, forward batch, gradient checkpointing, compiled decoder layers)
-            ("full", 16, False, False),
-            ("full", 32, False, True),
-            ("lora", 16, False, False),
-            ("lora", 32, False, True),
+        grid = [  # (mode, forward batch, gradient checkpointing, compiled decoder layers, LoRA's projections)
+            ("full", 16, False, False, "all-linear"),
+            ("full", 32, False, True, "all-linear"),
+            ("lora", 16, False, False, "all-linear"),
+            ("lora", 32, False, True, "all-linear"),
         ]  # run 7 (bench/RESULTS.md) also had 16 compiled: 37.6% full, 19.2% LoRA
+        grid += [("lora", 32, False, True, targets) for targets in args.lora_targets]
     peak, peak_source = device_peak(device, args.peak_tflops)
     model = make_model(shape, dtype, device)
     report: dict[str, Any] = {
@@ -546,7 +622,12 @@ def main(argv: list[str] | None = None) -> int:
             policy = build_models(config, None, policy=model).generation_model().eval()
             return bench_sampler(policy, gen_batches[0], args.gen_prompt, args.gen_new, device)
 
-        _attempt(report, f"rollout_ours_lora_b{gen_batches[0]}", args.out, lora_policy_rollout)
+        _attempt(
+            report,
+            f"rollout_ours_lora_b{gen_batches[0]}",
+            args.out,
+            lora_policy_rollout,
+        )
     if not args.skip_baselines and args.only != "update":
         for b in gen_batches:
             for cache, static in (("dynamic", False), ("static", True)):
@@ -559,19 +640,34 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 )
     profiled: set[tuple[str, bool]] = set()
-    for mode, fb, ckpt, compiled in grid if args.only != "rollout" else ():
-        profile = args.profile and (mode, compiled) not in profiled
-        profiled.add((mode, compiled))
+    for mode, fb, ckpt, compiled, targets in grid if args.only != "rollout" else ():
+        profile = args.profile and (mode, compiled, targets) not in profiled
+        profiled.add((mode, compiled, targets))
+        suffix = "" if targets == "all-linear" else "_" + targets.replace("_proj", "").replace(",", "")
         _attempt(
             report,
-            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}{'_compiled' if compiled else ''}",
+            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}{'_compiled' if compiled else ''}{suffix}",
             args.out,
-            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile, compiled=compiled: bench_update(
-                model, mode, args, device, peak, fb, ckpt, profile, compiled
+            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile, compiled=compiled, targets=targets: bench_update(
+                model,
+                mode,
+                args,
+                device,
+                peak,
+                fb,
+                ckpt,
+                profile,
+                compiled,
+                targets,
             ),
         )
     for mode in ("full", "lora") if args.loop else ():
-        _attempt(report, f"loop_{mode}_compiled", args.out, lambda mode=mode: bench_loop(model, mode, args, device))
+        _attempt(
+            report,
+            f"loop_{mode}_compiled",
+            args.out,
+            lambda mode=mode: bench_loop(model, mode, args, device),
+        )
     print("\nsummary (tokens/s; MFU as spec/rlef.md section 4 defines it)")
     for b in gen_batches:
         if f"rollout_ours_b{b}" not in report:

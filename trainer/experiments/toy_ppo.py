@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument("--max-grad-norm", type=float, default=None, help="gradient clipping norm (0: none)")
     parser.add_argument("--mode", choices=("full", "lora"), default="full")
     parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument(
+        "--lora-targets", default="all-linear", help="adapted projections: all-linear or names like q_proj,v_proj"
+    )
     parser.add_argument("--eval-episodes", type=int, default=300)
     args = parser.parse_args()
     from transformers.utils.logging import disable_progress_bar
@@ -61,8 +64,13 @@ def main() -> None:
     config = toy.toy_config(args.out, args.seed, random_feedback=False, iterations=args.iterations)
     if args.mode == "lora":
         config = dataclasses.replace(
-            config, mode="lora", lora_lr=args.lr, lora_rank=args.lora_rank, lora_alpha=2 * args.lora_rank
-        )
+            config,
+            mode="lora",
+            lora_lr=args.lr,
+            lora_rank=args.lora_rank,
+            lora_alpha=2 * args.lora_rank,
+            lora_targets=args.lora_targets,
+        ).validate()
     else:
         config = dataclasses.replace(config, lr=args.lr)
     if args.minibatch_size is not None:
@@ -97,6 +105,8 @@ def main() -> None:
         "mode": args.mode,
         "lr": args.lr,
         "lora_rank": args.lora_rank if args.mode == "lora" else None,
+        "lora_targets": args.lora_targets if args.mode == "lora" else None,
+        "max_grad_norm": config.max_grad_norm,
         "iterations": args.iterations,
         "threads": args.threads,
         "multi_turn": rate,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
 import tomllib
+
+_LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -46,6 +49,10 @@ class RLEFConfig:
     lora_rank: int = 16  # adapter rank of both the policy and the value adapter (with lora_lr: scale them inversely)
     lora_alpha: int = 32  # LoRA scaling numerator
     lora_dropout: float = 0.0  # adapter dropout (0 keeps behaviour and learner identical)
+    # Adapted projections: "all-linear" (every linear layer but the LM head, the default the sweep chose its lr
+    # for), or a comma-separated list of layer names, e.g. "q_proj,k_proj,v_proj,o_proj" (attention only: fewer
+    # adapter products per layer, a smaller step per lr; trainer/README.md, "LoRA: which projections")
+    lora_targets: str = "all-linear"
 
     # --- rollouts --------------------------------------------------------------------------
     rollouts_per_iteration: int = 1024  # episodes collected before the updates of one iteration
@@ -99,6 +106,15 @@ class RLEFConfig:
             factor *= max(0.0, min(1.0, (total - step) / decay))
         return factor
 
+    def lora_target_names(self) -> list[str] | None:
+        """The layer names of `lora_targets`, or None for "all-linear"; [] when a name is malformed."""
+        if self.lora_targets == "all-linear":
+            return None
+        names = [name.strip() for name in self.lora_targets.split(",")]
+        if not names or any(not _LAYER_NAME.fullmatch(name) for name in names):
+            return []
+        return list(dict.fromkeys(names))
+
     def validate(self) -> RLEFConfig:
         problems = []
         if self.mode not in ("full", "lora"):
@@ -120,6 +136,11 @@ class RLEFConfig:
                 problems.append(f"{name} must not be negative")
         if self.torch_threads < 0:
             problems.append("torch_threads must not be negative")
+        if self.lora_targets != "all-linear" and not self.lora_target_names():
+            problems.append(
+                "lora_targets must be 'all-linear' or a comma-separated list of layer names like "
+                f"'q_proj,v_proj', got {self.lora_targets!r}"
+            )
         if not 0.0 <= self.lr_decay_fraction <= 1.0:
             problems.append(f"lr_decay_fraction must be in [0, 1], got {self.lr_decay_fraction}")
         if problems:

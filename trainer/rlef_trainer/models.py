@@ -238,7 +238,7 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
             r=config.lora_rank,
             lora_alpha=config.lora_alpha,
             lora_dropout=config.lora_dropout,
-            target_modules="all-linear",
+            target_modules=lora_target_modules(base, config),
             task_type="CAUSAL_LM",
         )
         for p in base.parameters():
@@ -270,6 +270,29 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
                 compile_decoder_layers(network)
     models.trainable_named_parameters()  # leaves the policy adapter active and every adapter trainable
     return models
+
+
+def lora_target_modules(base: nn.Module, config: RLEFConfig) -> str | list[str]:
+    """peft's `target_modules` for `config.lora_targets`, each name checked against the model's linear layers.
+
+    peft adapts whatever matches and only complains when nothing does, so a misspelt name in a list would
+    silently leave that projection frozen; here every name must be a linear layer of the decoder.
+    """
+    names = config.lora_target_names()
+    if names is None:
+        return "all-linear"
+    head = base.get_output_embeddings()
+    linear = sorted(
+        {name.rsplit(".", 1)[-1] for name, module in base.named_modules() if isinstance(module, nn.Linear)}
+        - {name.rsplit(".", 1)[-1] for name, module in base.named_modules() if module is head}
+    )
+    unknown = [name for name in names if name not in linear]
+    if unknown:
+        raise ValueError(
+            f"lora_targets names {', '.join(unknown)}, which this model has no linear layer of; "
+            f"its linear layers: {', '.join(linear)} (or 'all-linear')"
+        )
+    return names
 
 
 def compile_decoder_layers(model: nn.Module) -> None:

@@ -43,11 +43,19 @@ def test_json_and_toml_files_and_set_overrides(tmp_path: Path) -> None:
         (["lr_decay_fraction=1.5"], "lr_decay_fraction must be in"),
         (["lr_decay_fraction=-0.1"], "lr_decay_fraction must be in"),
         (["novalue"], "--set expects key=value"),
+        (["lora_targets="], "lora_targets must be 'all-linear' or a comma-separated list"),
+        (["lora_targets=q_proj,,v_proj"], "lora_targets must be 'all-linear' or a comma-separated list"),
+        (["lora_targets=q_proj;rm -rf"], "lora_targets must be 'all-linear' or a comma-separated list"),
     ],
 )
 def test_bad_settings_are_refused_with_a_message_naming_the_field(overrides: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_config(None, overrides)
+
+
+def test_lora_targets_parse_to_layer_names() -> None:
+    assert RLEFConfig().lora_target_names() is None  # all-linear
+    assert load_config(None, ["lora_targets= q_proj, v_proj ,q_proj"]).lora_target_names() == ["q_proj", "v_proj"]
 
 
 def test_the_learning_rate_schedule_warms_up_then_decays_over_the_last_fraction_of_the_steps() -> None:

@@ -50,6 +50,25 @@ def test_a_policy_step_moves_the_policy_but_never_the_reference(mode: str, tiny_
         )
 
 
+def test_lora_targets_adapt_exactly_the_named_projections_and_refuse_unknown_names(tiny_model_dir: Path) -> None:
+    def adapted(models: object) -> set[str]:
+        names = {n for n, _ in models.policy.named_parameters() if "lora_A.policy" in n}  # type: ignore[attr-defined]
+        return {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n in names}
+
+    every = load_models(RLEFConfig(model=str(tiny_model_dir), mode="lora", device="cpu", lora_rank=4))
+    attention = load_models(
+        RLEFConfig(model=str(tiny_model_dir), mode="lora", device="cpu", lora_rank=4, lora_targets="q_proj,o_proj")
+    )
+    assert adapted(every) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert adapted(attention) == {"q_proj", "o_proj"}
+    # the value adapter adapts the same projections, and only adapters train
+    value = {n for n, p in attention.trainable_named_parameters() if "lora_A" in n and ".value" in n}
+    assert value and all(("q_proj" in n) or ("o_proj" in n) for n in value)
+    for bad in ("q_proj,qproj", "lm_head", "embed_tokens"):  # a typo, the LM head, not a linear layer
+        with pytest.raises(ValueError, match="no linear layer of; its linear layers: down_proj, gate_proj"):
+            load_models(RLEFConfig(model=str(tiny_model_dir), mode="lora", device="cpu", lora_rank=4, lora_targets=bad))
+
+
 def test_checkpoints_are_written_atomically_and_restore_the_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
     config = RLEFConfig(model=str(tiny_model_dir), mode="lora", device="cpu", lora_rank=4)
     models = load_models(config)
