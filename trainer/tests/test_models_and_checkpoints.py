@@ -25,9 +25,11 @@ from rlef_trainer.models import MasterWeightAdamW, load_models, make_optimizer
 from rlef_trainer.train import config_changes, restore_source_state, rewrite_metrics, source_state
 
 
-@pytest.mark.parametrize("mode", ["full", "lora"])
-def test_a_policy_step_moves_the_policy_but_never_the_reference(mode: str, tiny_model_dir: Path) -> None:
-    config = RLEFConfig(model=str(tiny_model_dir), mode=mode, device="cpu", lora_rank=4, seed=1)
+@pytest.mark.parametrize(
+    ("mode", "targets"), [("full", "all-linear"), ("lora", "all-linear"), ("lora", "q_proj,v_proj")]
+)
+def test_a_policy_step_moves_the_policy_but_never_the_reference(mode: str, targets: str, tiny_model_dir: Path) -> None:
+    config = RLEFConfig(model=str(tiny_model_dir), mode=mode, device="cpu", lora_rank=4, seed=1, lora_targets=targets)
     models = load_models(config)
     ids = torch.randint(0, 1000, (2, 12))
     attn = torch.ones_like(ids)
