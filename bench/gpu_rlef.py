@@ -20,6 +20,7 @@ import json
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -275,16 +276,31 @@ def count_params(model: Qwen2ForCausalLM) -> tuple[int, int]:
     return total, total - embedding + model.config.hidden_size + 1
 
 
+@dataclass(frozen=True)
+class LoraVariant:
+    """How a LoRA row adapts the model: which projections, and whether gate and up run fused."""
+
+    targets: str = "all-linear"
+    fused_mlp: bool = False
+
+    @property
+    def suffix(self) -> str:  # of the row's name; the default variant has none
+        names = "" if self.targets == "all-linear" else "_" + self.targets.replace("_proj", "").replace(",", "")
+        return names + ("_fusedmlp" if self.fused_mlp else "")
+
+
 def _update_config(
     mode: str,
     args: argparse.Namespace,
     device: torch.device,
     compile_layers: bool,
     checkpointing: bool = False,
-    lora_targets: str = "all-linear",
+    lora: LoraVariant | None = None,
 ) -> RLEFConfig:
+    lora = lora or LoraVariant()
     return RLEFConfig(
-        lora_targets=lora_targets,
+        lora_targets=lora.targets,
+        lora_fused_mlp=lora.fused_mlp,
         mode=mode,
         device=str(device),
         dtype="bfloat16" if device.type == "cuda" else "float32",
@@ -306,10 +322,10 @@ def bench_update(
     checkpointing: bool,
     profile: bool = False,
     compile_layers: bool = False,
-    lora_targets: str = "all-linear",
+    lora: LoraVariant | None = None,
 ) -> dict[str, float]:
     """Scoring (reference, old log-probs, old values) plus one PPO pass over the batch, timed together."""
-    config = _update_config(mode, args, device, compile_layers, checkpointing, lora_targets)
+    config = _update_config(mode, args, device, compile_layers, checkpointing, lora)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -395,7 +411,8 @@ def bench_update(
         "forward_batch": forward_batch,
         "gradient_checkpointing": checkpointing,
         "compile_layers": compile_layers,
-        "lora_targets": lora_targets if mode == "lora" else None,
+        "lora_targets": config.lora_targets if mode == "lora" else None,
+        "lora_fused_mlp": config.lora_fused_mlp if mode == "lora" else None,
         "warmup_seconds": warmup_seconds,
         "N_policy": n_policy,
         "N_value": n_value,
@@ -433,7 +450,7 @@ KERNEL_KINDS = (  # (kind, substrings of the CUDA kernel's name), first match wi
 
 def profile_breakdown(prof: Any, lora_rank: int | None, cuda: bool) -> dict[str, float]:
     """Seconds of one profiled pass by kind: the matrix products split into LoRA's adapter products (an
-    operand with the adapter rank as a dimension; the model's own dimensions are 64 and up) and the rest,
+    operand with the adapter rank, or twice it, as a dimension; the model's are 64 and up) and the rest,
     then (on CUDA) every kernel by the kind its name tells. On CPU: the products only, in CPU time."""
 
     def seconds(event: Any) -> float:
@@ -444,7 +461,7 @@ def profile_breakdown(prof: Any, lora_rank: int | None, cuda: bool) -> dict[str,
         if event.key not in MATRIX_PRODUCT_OPS:
             continue
         dims = {d for shape in event.input_shapes if isinstance(shape, list) for d in shape}
-        if lora_rank is not None and lora_rank in dims:
+        if lora_rank is not None and dims & {lora_rank, 2 * lora_rank}:  # 2r: lora_fused_mlp's gate and up
             adapter += seconds(event)
         else:
             other += seconds(event)
@@ -561,20 +578,25 @@ def main(argv: list[str] | None = None) -> int:
         help="one more compiled LoRA update row adapting only these projections (e.g. q_proj,k_proj,v_proj,o_proj)",
     )
     parser.add_argument(
+        "--lora-fused-mlp",
+        action="store_true",
+        help="one more compiled LoRA update row with gate and up fused (lora_fused_mlp)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="print a torch.profiler table of one PPO pass per mode",
     )
     args = parser.parse_args(argv)
+    extra = [LoraVariant(targets=targets) for targets in args.lora_targets]  # rows beyond the standard grid
+    extra += [LoraVariant(fused_mlp=True)] if args.lora_fused_mlp else []
     if args.smoke:
         device, shape, dtype = torch.device("cpu"), "smoke", torch.float32
         gen_batches, args.gen_prompt, args.gen_new = (4, 8), 32, 16
         args.episodes, args.prompt, args.response, args.feedback = 4, 32, 16, 16
-        grid = [
-            ("full", 2, False, False, "all-linear"),
-            ("lora", 2, False, False, "all-linear"),
-        ]
-        grid += [("lora", 2, False, False, targets) for targets in args.lora_targets]
+        grid = [("full", 2, False, False, LoraVariant()), ("lora", 2, False, False, LoraVariant())]
+        # the extra rows score all 4 episodes in one forward: 448 tokens, above the fused MLP's threshold
+        grid += [("lora", 4, False, False, variant) for variant in extra]
         args.loop_batch = 4
     else:
         if not torch.cuda.is_available():
@@ -583,13 +605,13 @@ def main(argv: list[str] | None = None) -> int:
         gen_batches, args.gen_prompt, args.gen_new = (64, 256), 512, 256
         args.episodes, args.prompt, args.response, args.feedback = 32, 512, 256, 128
         args.loop_batch = 64
-        grid = [  # (mode, forward batch, gradient checkpointing, compiled decoder layers, LoRA's projections)
-            ("full", 16, False, False, "all-linear"),
-            ("full", 32, False, True, "all-linear"),
-            ("lora", 16, False, False, "all-linear"),
-            ("lora", 32, False, True, "all-linear"),
+        grid = [  # (mode, forward batch, gradient checkpointing, compiled decoder layers, LoRA variant)
+            ("full", 16, False, False, LoraVariant()),
+            ("full", 32, False, True, LoraVariant()),
+            ("lora", 16, False, False, LoraVariant()),
+            ("lora", 32, False, True, LoraVariant()),
         ]  # run 7 (bench/RESULTS.md) also had 16 compiled: 37.6% full, 19.2% LoRA
-        grid += [("lora", 32, False, True, targets) for targets in args.lora_targets]
+        grid += [("lora", 32, False, True, variant) for variant in extra]
     peak, peak_source = device_peak(device, args.peak_tflops)
     model = make_model(shape, dtype, device)
     report: dict[str, Any] = {
@@ -639,26 +661,16 @@ def main(argv: list[str] | None = None) -> int:
                         model, b, args.gen_prompt, args.gen_new, device, static=static
                     ),
                 )
-    profiled: set[tuple[str, bool]] = set()
-    for mode, fb, ckpt, compiled, targets in grid if args.only != "rollout" else ():
-        profile = args.profile and (mode, compiled, targets) not in profiled
-        profiled.add((mode, compiled, targets))
-        suffix = "" if targets == "all-linear" else "_" + targets.replace("_proj", "").replace(",", "")
+    profiled: set[tuple[str, bool, LoraVariant]] = set()
+    for mode, fb, ckpt, compiled, variant in grid if args.only != "rollout" else ():
+        profile = args.profile and (mode, compiled, variant) not in profiled
+        profiled.add((mode, compiled, variant))
         _attempt(
             report,
-            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}{'_compiled' if compiled else ''}{suffix}",
+            f"update_{mode}_fb{fb}{'_ckpt' if ckpt else ''}{'_compiled' if compiled else ''}{variant.suffix}",
             args.out,
-            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile, compiled=compiled, targets=targets: bench_update(
-                model,
-                mode,
-                args,
-                device,
-                peak,
-                fb,
-                ckpt,
-                profile,
-                compiled,
-                targets,
+            lambda mode=mode, fb=fb, ckpt=ckpt, profile=profile, compiled=compiled, variant=variant: bench_update(
+                model, mode, args, device, peak, fb, ckpt, profile, compiled, variant
             ),
         )
     for mode in ("full", "lora") if args.loop else ():

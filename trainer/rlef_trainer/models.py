@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from rlef_trainer import ppo
 from rlef_trainer.config import RLEFConfig
+from rlef_trainer.lora_fused import fuse_lora_mlps, unfuse_lora_mlps
 
 POLICY_ADAPTER = "policy"
 VALUE_ADAPTER = "value"
@@ -200,7 +201,7 @@ class RLEFModels:
         peft_model = uncompiled(copy.deepcopy(self.policy)).to("cpu", torch.float32)
         peft_model.set_adapter(POLICY_ADAPTER)
         peft_model.delete_adapter(VALUE_ADAPTER)
-        return peft_model.merge_and_unload().eval()
+        return unfuse_lora_mlps(peft_model.merge_and_unload()).eval()
 
 
 def load_models(config: RLEFConfig, *, policy: PreTrainedModel | None = None) -> RLEFModels:
@@ -251,6 +252,8 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
         for name, param in peft_model.named_parameters():
             if "lora_" in name and param.dtype != dtype:
                 param.data = param.data.to(dtype)
+        if config.lora_fused_mlp:
+            fuse_lora_mlps(peft_model)
         if config.gradient_checkpointing:
             peft_model.gradient_checkpointing_enable()
             peft_model.enable_input_require_grads()

@@ -23,6 +23,7 @@ def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
             "--lora-rollout",
             "--lora-targets",
             "q_proj,v_proj",
+            "--lora-fused-mlp",
             "--profile",
             "--out",
             str(out),
@@ -43,7 +44,12 @@ def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
             assert report[f"rollout_hf_{cache}_b{batch}"]["tokens"] == batch * 16
     lora = report["rollout_ours_lora_b4"]  # through the peft policy, as lora mode samples
     assert "error" not in lora and lora["logprob_vs_forward_max_abs"] < 1e-4
-    for mode, row in (("full", "full_fb2"), ("lora", "lora_fb2"), ("lora", "lora_fb2_qv")):
+    for mode, row in (
+        ("full", "full_fb2"),
+        ("lora", "lora_fb2"),
+        ("lora", "lora_fb4_qv"),
+        ("lora", "lora_fb4_fusedmlp"),
+    ):
         update = report[f"update_{row}"]
         assert "error" not in update, update
         assert update["T"] == 4 * (32 + 3 * 16 + 2 * 16)
@@ -52,10 +58,12 @@ def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
         trained = 4 if mode == "lora" else 6
         assert passes["policy_train"] == trained * update["N_policy"] * update["T"]
         assert passes["old_values_forward"] == 2 * update["N_value"] * update["T"]
-    assert (report["update_lora_fb2"]["lora_targets"], report["update_lora_fb2_qv"]["lora_targets"]) == (
-        "all-linear",
-        "q_proj,v_proj",
-    )
+    variants = [report[f"update_{row}"] for row in ("lora_fb2", "lora_fb4_qv", "lora_fb4_fusedmlp")]
+    assert [(r["lora_targets"], r["lora_fused_mlp"]) for r in variants] == [
+        ("all-linear", False),
+        ("q_proj,v_proj", False),
+        ("all-linear", True),
+    ]
     # the profiled pass splits the matrix products into LoRA's adapter products and the rest
     kinds = {row: report[f"update_{row}"]["profiled_pass_by_kind_seconds"] for row in ("full_fb2", "lora_fb2")}
     assert kinds["full_fb2"]["matrix products: LoRA adapters"] == 0 < kinds["full_fb2"]["matrix products: the rest"]

@@ -45,11 +45,12 @@ def test_a_policy_step_moves_the_policy_but_never_the_reference(mode: str, targe
     assert torch.equal(models.reference_logits(ids, attn), ref_before)
     assert not torch.allclose(models.values(ids, attn), values)
     # The exported policy (LoRA merged into the base) computes the trained policy.
+    # (to fp32 rounding, which grows with the adapters' size: here one SGD step at lr 1.0)
     merged = models.merged_policy()
     with torch.no_grad():
-        assert torch.allclose(
-            merged(input_ids=ids, attention_mask=attn).logits, models.policy_logits(ids, attn), atol=1e-4
-        )
+        trained = models.policy_logits(ids, attn)
+        error = (merged(input_ids=ids, attention_mask=attn).logits - trained).norm() / trained.norm()
+    assert error < 1e-4  # a wrong merge (scaling, a missing projection) is off by 1e-2 and more
 
 
 def test_lora_targets_adapt_exactly_the_named_projections_and_refuse_unknown_names(tiny_model_dir: Path) -> None:

@@ -1,0 +1,136 @@
+"""lora_fused_mlp: gate and up with their adapters as one product computes what peft computes."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from rlef_trainer import lora_fused
+from rlef_trainer.config import RLEFConfig
+from rlef_trainer.models import RLEFModels, load_models
+
+
+def _models(tiny_model_dir: Path, fused: bool, **overrides: Any) -> RLEFModels:
+    settings: dict[str, Any] = {"mode": "lora", "device": "cpu", "lora_rank": 4, "seed": 1} | overrides
+    torch.manual_seed(0)  # peft draws the A matrices from torch's global generator
+    models = load_models(RLEFConfig(model=str(tiny_model_dir), lora_fused_mlp=fused, **settings))
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():  # B starts at 0 (no adapter effect); give both adapters weights that matter
+        for name, param in sorted(models.policy.named_parameters()):
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+    return models
+
+
+_WIDENED = lora_fused._WidenedLinear
+
+
+class _Counting(_WIDENED):  # type: ignore[misc, valid-type]
+    calls = 0
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any) -> torch.Tensor:  # type: ignore[override]
+        _Counting.calls += 1
+        return _WIDENED.forward(ctx, *args)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> type[_Counting]:
+    _Counting.calls = 0
+    monkeypatch.setattr(lora_fused, "_WidenedLinear", _Counting)
+    return _Counting
+
+
+def _outputs(models: RLEFModels, ids: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Policy and reference log-probs and values, then the gradients of every trainable weight."""
+    attn = torch.ones_like(ids)
+    select = torch.ones_like(ids, dtype=torch.bool)
+    logprobs, _ = models.token_logprobs(ids, attn, select, 1.0)
+    reference, _ = models.token_logprobs(ids, attn, select, 1.0, reference=True)
+    values = models.values(ids, attn)
+    (logprobs.mean() + values.mean()).backward()
+    grads = [p.grad.clone() for _, p in models.trainable_named_parameters()]
+    return [logprobs.detach(), reference, values.detach()], grads
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / a.norm().clamp_min(1e-12))
+
+
+def test_the_fused_path_scores_and_trains_as_peft_under_both_adapters(
+    tiny_model_dir: Path, counting: type[_Counting]
+) -> None:
+    ids = torch.randint(0, 1000, (3, 120))  # 360 tokens: above the fused path's 4 x hidden (256)
+    plain = _models(tiny_model_dir, fused=False)
+    fused = _models(tiny_model_dir, fused=True)
+    layers = fused.policy.config.num_hidden_layers
+    assert counting.calls == 0
+    a_out, a_grads = _outputs(plain, ids)
+    assert counting.calls == 0  # peft's path for the unfused model
+    b_out, b_grads = _outputs(fused, ids)
+    # policy and value adapters, each layer once; the reference (adapters disabled) takes peft's path
+    assert counting.calls == 2 * layers
+    for a, b in zip(a_out, b_out, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(a_out[0], a_out[1], atol=1e-2)  # the adapters matter here
+    assert len(a_grads) == len(b_grads) > 0
+    for a, b in zip(a_grads, b_grads, strict=True):
+        assert _relative(a, b) < 1e-5
+    gate_b = [
+        g for (n, _), g in zip(fused.trainable_named_parameters(), b_grads, strict=True) if "gate_proj.lora_B" in n
+    ]
+    assert gate_b and all(g.abs().max() > 0 for g in gate_b)
+
+
+def test_the_fused_path_steps_aside_where_it_would_not_be_plain_lora(
+    tiny_model_dir: Path, counting: type[_Counting]
+) -> None:
+    few = torch.randint(0, 1000, (2, 12))  # sampling-sized calls: 24 tokens
+    plain, fused = _models(tiny_model_dir, fused=False), _models(tiny_model_dir, fused=True)
+    for a, b in zip(_outputs(plain, few)[0], _outputs(fused, few)[0], strict=True):
+        assert torch.equal(a, b)
+    assert counting.calls == 0
+    many = torch.randint(0, 1000, (3, 120))
+    dropout = _models(tiny_model_dir, fused=True, lora_dropout=0.1)  # dropout is not plain LoRA
+    dropout.policy.eval()
+    _outputs(dropout, many)
+    assert counting.calls == 0
+    only_attention = _models(tiny_model_dir, fused=True, lora_targets="q_proj,v_proj")  # no MLP adapters
+    assert lora_fused.fuse_lora_mlps(only_attention.policy) == 0
+    assert lora_fused.fuse_lora_mlps(fused.policy) == fused.policy.config.num_hidden_layers  # again: no change
+    fused.policy.base_model.set_adapter(["policy", "value"])  # two active adapters at once: peft's path
+    with torch.no_grad():
+        fused.policy(input_ids=many, attention_mask=torch.ones_like(many))
+    assert counting.calls == 0
+
+
+def test_a_fused_model_copies_and_exports_as_a_plain_transformers_model(
+    tiny_model_dir: Path, counting: type[_Counting]
+) -> None:
+    fused = _models(tiny_model_dir, fused=True)
+    ids = torch.randint(0, 1000, (3, 120))
+    attn = torch.ones_like(ids)
+    with torch.no_grad():
+        policy = fused.policy(input_ids=ids, attention_mask=attn).logits
+        twin = copy.deepcopy(fused.policy)
+        assert torch.equal(twin(input_ids=ids, attention_mask=attn).logits, policy)
+    assert counting.calls == 2 * fused.policy.config.num_hidden_layers  # the copy routes its own MLPs
+    merged = fused.merged_policy()
+    assert not any(hasattr(m, "_rlef_unfused_forward") or "forward" in vars(m) for m in merged.modules())
+    with torch.no_grad():
+        assert _relative(policy, merged(input_ids=ids, attention_mask=attn).logits) < 1e-5
+
+
+def test_compiled_fused_layers_score_and_train_as_peft_eager(tiny_model_dir: Path, counting: type[_Counting]) -> None:
+    ids = torch.randint(0, 1000, (3, 120))
+    eager = _outputs(_models(tiny_model_dir, fused=False), ids)
+    compiled = _outputs(_models(tiny_model_dir, fused=True, compile_layers="on"), ids)
+    assert counting.calls > 0  # traced through the fused path
+    for a, b in zip(eager[0], compiled[0], strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+    for a, b in zip(eager[1], compiled[1], strict=True):
+        assert _relative(a, b) < 1e-4
