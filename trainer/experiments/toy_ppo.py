@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument(
         "--lora-targets", default="all-linear", help="adapted projections: all-linear or names like q_proj,v_proj"
     )
+    parser.add_argument("--lora-fused-mlp", action="store_true", help="gate and up with their adapters as one product")
     parser.add_argument("--eval-episodes", type=int, default=300)
     args = parser.parse_args()
     from transformers.utils.logging import disable_progress_bar
@@ -70,6 +71,7 @@ def main() -> None:
             lora_rank=args.lora_rank,
             lora_alpha=2 * args.lora_rank,
             lora_targets=args.lora_targets,
+            lora_fused_mlp=args.lora_fused_mlp,
         ).validate()
     else:
         config = dataclasses.replace(config, lr=args.lr)
@@ -106,6 +108,7 @@ def main() -> None:
         "lr": args.lr,
         "lora_rank": args.lora_rank if args.mode == "lora" else None,
         "lora_targets": args.lora_targets if args.mode == "lora" else None,
+        "lora_fused_mlp": args.lora_fused_mlp if args.mode == "lora" else None,
         "max_grad_norm": config.max_grad_norm,
         "iterations": args.iterations,
         "threads": args.threads,
