@@ -485,15 +485,7 @@ def bench_loop(model: Qwen2ForCausalLM, mode: str, args: argparse.Namespace, dev
     config = _update_config(mode, args, device, compile_layers=True)
     models = build_models(config, None, policy=model)
     optimizer, scheduler = make_optimizer(models, config)
-    batch = synthetic_batch(
-        args.episodes,
-        3,
-        args.prompt,
-        args.response,
-        args.feedback,
-        model.config.vocab_size,
-        0,
-    )
+    batch = synthetic_batch(args.episodes, 3, args.prompt, args.response, args.feedback, model.config.vocab_size, 0)
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {"mode": mode}
     for round_ in (1, 2):
@@ -644,12 +636,7 @@ def main(argv: list[str] | None = None) -> int:
             policy = build_models(config, None, policy=model).generation_model().eval()
             return bench_sampler(policy, gen_batches[0], args.gen_prompt, args.gen_new, device)
 
-        _attempt(
-            report,
-            f"rollout_ours_lora_b{gen_batches[0]}",
-            args.out,
-            lora_policy_rollout,
-        )
+        _attempt(report, f"rollout_ours_lora_b{gen_batches[0]}", args.out, lora_policy_rollout)
     if not args.skip_baselines and args.only != "update":
         for b in gen_batches:
             for cache, static in (("dynamic", False), ("static", True)):
@@ -674,12 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     for mode in ("full", "lora") if args.loop else ():
-        _attempt(
-            report,
-            f"loop_{mode}_compiled",
-            args.out,
-            lambda mode=mode: bench_loop(model, mode, args, device),
-        )
+        _attempt(report, f"loop_{mode}_compiled", args.out, lambda mode=mode: bench_loop(model, mode, args, device))
     print("\nsummary (tokens/s; MFU as spec/rlef.md section 4 defines it)")
     for b in gen_batches:
         if f"rollout_ours_b{b}" not in report:
