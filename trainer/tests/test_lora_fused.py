@@ -61,19 +61,23 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / a.norm().clamp_min(1e-12))
 
 
+@pytest.mark.parametrize("checkpointing", [False, True])
 def test_the_fused_path_scores_and_trains_as_peft_under_both_adapters(
-    tiny_model_dir: Path, counting: type[_Counting]
+    tiny_model_dir: Path, counting: type[_Counting], checkpointing: bool
 ) -> None:
     ids = torch.randint(0, 1000, (3, 120))  # 360 tokens: above the fused path's 4 x hidden (256)
-    plain = _models(tiny_model_dir, fused=False)
-    fused = _models(tiny_model_dir, fused=True)
+    plain = _models(tiny_model_dir, fused=False, gradient_checkpointing=checkpointing)
+    fused = _models(tiny_model_dir, fused=True, gradient_checkpointing=checkpointing)
+    for models in (plain, fused):
+        models.policy.train()  # as the trainer updates them (checkpointing acts in training mode only)
     layers = fused.policy.config.num_hidden_layers
     assert counting.calls == 0
     a_out, a_grads = _outputs(plain, ids)
     assert counting.calls == 0  # peft's path for the unfused model
     b_out, b_grads = _outputs(fused, ids)
-    # policy and value adapters, each layer once; the reference (adapters disabled) takes peft's path
-    assert counting.calls == 2 * layers
+    # policy and value adapters, each layer once (and again in the backward when checkpointing recomputes
+    # the layers); the reference (adapters disabled) takes peft's path
+    assert counting.calls == 2 * layers * (2 if checkpointing else 1)
     for a, b in zip(a_out, b_out, strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(a_out[0], a_out[1], atol=1e-2)  # the adapters matter here
