@@ -168,15 +168,29 @@ export async function goToLine(page: Page, line: number): Promise<void> {
 }
 
 /** Runs a command from the palette by its title (e.g. "RLEF: Solve Problem in This File"): Enter on the
- * focused row once it is exactly that command, then waits for the palette to close. */
+ * focused row once it is exactly that command, then waits for the palette to close. The palette filters its
+ * commands by their `when` clauses once, as it opens: a command whose context is still being set up (a
+ * proposal's diff editor that has not resolved its document yet) is missing from that list, so the palette is
+ * closed and opened again until the command is offered. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press("F1");
   const widget = page.locator(".quick-input-widget");
   const input = widget.locator("input");
-  await input.waitFor();
-  await input.fill(`>${title}`);
   const focused = page.locator(".quick-input-list .monaco-list-row.focused");
-  await waitFor(async () => ((await focused.first().textContent({ timeout: 500 }).catch(() => "")) ?? "").includes(title), 30_000, `the palette to offer ${title}`);
+  const offered = async () => ((await focused.first().textContent({ timeout: 500 }).catch(() => "")) ?? "").includes(title);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    await page.keyboard.press("F1");
+    await input.waitFor();
+    await input.fill(`>${title}`);
+    try {
+      await waitFor(offered, Math.min(5_000, Math.max(deadline - Date.now(), 1)), `the palette to offer ${title}`);
+      break;
+    } catch {
+      if (Date.now() >= deadline) throw new Error(`timed out after 30000 ms waiting for the palette to offer ${title}`);
+      await page.keyboard.press("Escape");
+      await widget.waitFor({ state: "hidden", timeout: 10_000 });
+    }
+  }
   await page.keyboard.press("Enter");
   await widget.waitFor({ state: "hidden", timeout: 10_000 });
 }
