@@ -278,7 +278,7 @@ def count_params(model: Qwen2ForCausalLM) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class LoraVariant:
-    """How a LoRA row adapts the model: which projections, and whether gate and up run fused."""
+    """How a LoRA row adapts the model: which projections, and whether the MLP's run fused."""
 
     targets: str = "all-linear"
     fused_mlp: bool = False
@@ -461,7 +461,9 @@ def profile_breakdown(prof: Any, lora_rank: int | None, cuda: bool) -> dict[str,
         if event.key not in MATRIX_PRODUCT_OPS:
             continue
         dims = {d for shape in event.input_shapes if isinstance(shape, list) for d in shape}
-        if lora_rank is not None and dims & {lora_rank, 2 * lora_rank}:  # 2r: lora_fused_mlp's gate and up
+        # 2r: lora_fused_mlp's gate and up adapters (its widened base products, K or N grown by r or 2r, count
+        # as the rest)
+        if lora_rank is not None and dims & {lora_rank, 2 * lora_rank}:
             adapter += seconds(event)
         else:
             other += seconds(event)
@@ -572,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lora-fused-mlp",
         action="store_true",
-        help="one more compiled LoRA update row with gate and up fused (lora_fused_mlp)",
+        help="one more compiled LoRA update row with the MLP's projections fused (lora_fused_mlp)",
     )
     parser.add_argument(
         "--profile",

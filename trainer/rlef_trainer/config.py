@@ -53,8 +53,9 @@ class RLEFConfig:
     # for), or a comma-separated list of layer names, e.g. "q_proj,k_proj,v_proj,o_proj" (attention only: fewer
     # adapter products per layer, a smaller step per lr; trainer/README.md, "LoRA: which projections")
     lora_targets: str = "all-linear"
-    # Gate and up projections of a gated MLP with their adapters as one matrix product over [x | x A^T]
-    # (rlef_trainer/lora_fused.py): the same numbers up to rounding, no [tokens, 4,864] adapter outputs.
+    # A gated MLP's projections with their adapters as widened matrix products: gate and up as one product over
+    # [x | x A^T], down as one over [W; A] (rlef_trainer/lora_fused.py): the same numbers up to rounding, no
+    # [tokens, 4,864] adapter outputs or gradients.
     # Project option, off until a GPU run shows it faster (bench/gpu_rlef.py --lora-fused-mlp)
     lora_fused_mlp: bool = False
 

@@ -1,23 +1,30 @@
-"""LoRA on a gated MLP's gate and up projections as one matrix product (`lora_fused_mlp`).
+"""LoRA on a gated MLP's three projections as widened matrix products (`lora_fused_mlp`).
 
 peft computes each adapted projection as `x W^T + s (x A^T) B^T`: the base product, the adapter's
 A product reading `x` again, and its B product writing a [tokens, out] tensor that is then added to
-the base output. For the MLP's gate and up projections (out = 4,864 against hidden 896 in a
-Qwen2.5-0.5B) those [tokens, out] adapter outputs, written, read back and, in the backward, read
-twice more for the adapter's gradients, are most of LoRA's extra memory traffic.
+the base output. In a gated MLP those extra passes over [tokens, 4,864] tensors (the gate and up
+outputs, the down projection's input; Qwen2.5-0.5B shape, hidden 896), forward and backward, are
+most of LoRA's extra memory traffic.
 
 Here gate and up go through one product over a widened input:
 
     [gate | up] = [x | a] @ [[W_gate | s_g B_gate | 0], [W_up | 0 | s_u B_up]]^T,   a = x [A_gate; A_up]^T
 
-so the adapters cost a [tokens, 2r] product and K grown by 2r; no [tokens, out] adapter tensor
-exists. The backward (a custom autograd function) gets the gradients of `x` and of `a` from one
-product and the B gradients from one more, and never forms the frozen weights' gradient.
+so the adapters cost a [tokens, 2r] product and K grown by 2r; no [tokens, 4,864] adapter output
+exists. The down projection widens its output instead, so its input `h` is read once for both
+products:
+
+    [y0 | a] = h @ [W_down; A_down]^T,   y = y0 + s a B_down^T
+
+and its backward gets the input's gradient from one product, `[g | s g B_down] @ [W_down; A_down]`,
+where peft adds a second [tokens, 4,864] gradient to the first. Both backwards are custom autograd
+functions that never form the frozen weights' gradients.
 
 It changes nothing that is computed, up to rounding (each output is rounded once instead of twice),
-and falls back to peft's own path whenever the layer is not plain LoRA: adapters disabled or
-merged, several active adapters, dropout, DoRA or other variants, biases, or a small token count
-(sampling: the weights' concatenation would cost more than it saves).
+and falls back to peft's own path, per projection, whenever a layer is not plain LoRA: adapters
+disabled or merged, several active adapters, dropout, DoRA or other variants, biases, a projection
+without an adapter (`lora_targets`); and for the whole MLP below a few tokens per call (sampling:
+the weights' concatenation would cost more than it saves).
 """
 
 from __future__ import annotations
@@ -50,6 +57,29 @@ class _WidenedLinear(torch.autograd.Function):
         return grad_xa[..., :hidden], grad_xa[..., hidden:], None, grad_bs
 
 
+class _OutWidenedLinear(torch.autograd.Function):
+    """y = h W^T + (h A^T) bs^T for a frozen `weight` W, the base and A products as one [W; A] product."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, h: torch.Tensor, weight: torch.Tensor, a_weight: torch.Tensor, bs: torch.Tensor
+    ) -> torch.Tensor:
+        out = F.linear(h, torch.cat([weight, a_weight]))
+        y, a = out.split([weight.shape[0], a_weight.shape[0]], dim=-1)
+        a = a.contiguous()  # a [tokens, r] copy: saving the view would keep all of `out` alive
+        ctx.save_for_backward(h, a, weight, a_weight, bs)
+        return y + F.linear(a, bs)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, torch.Tensor, torch.Tensor]:
+        h, a, weight, a_weight, bs = ctx.saved_tensors
+        grad_a = grad @ bs  # [tokens, r]
+        grad_h = torch.cat([grad, grad_a], dim=-1) @ torch.cat([weight, a_weight])  # one [tokens, in] gradient
+        grad_a_weight = grad_a.reshape(-1, grad_a.shape[-1]).t() @ h.reshape(-1, h.shape[-1])
+        grad_bs = grad.reshape(-1, grad.shape[-1]).t() @ a.reshape(-1, a.shape[-1])
+        return grad_h, None, grad_a_weight, grad_bs
+
+
 def _plain_adapter(layer: nn.Module) -> str | None:
     """The one active adapter of a peft LoRA Linear when it computes plain LoRA, else None."""
     if getattr(layer, "disable_adapters", True) or getattr(layer, "merged", True):
@@ -67,12 +97,11 @@ def _plain_adapter(layer: nn.Module) -> str | None:
     return name
 
 
-def _fused_forward(mlp: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _fused_gate_up(mlp: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     gate, up = mlp.gate_proj, mlp.up_proj
     name = _plain_adapter(gate)
-    tokens = x.numel() // x.shape[-1]
-    if name is None or _plain_adapter(up) != name or tokens < MIN_TOKENS_PER_HIDDEN * x.shape[-1]:
-        return mlp._rlef_unfused_forward(x)
+    if name is None or _plain_adapter(up) != name:
+        return gate(x), up(x)
     a_gate, a_up = gate.lora_A[name].weight, up.lora_A[name].weight
     b_gate = gate.lora_B[name].weight * gate.scaling[name]
     b_up = up.lora_B[name].weight * up.scaling[name]
@@ -86,21 +115,37 @@ def _fused_forward(mlp: nn.Module, x: torch.Tensor) -> torch.Tensor:
     )
     gate_up = _WidenedLinear.apply(x, a.to(x.dtype), torch.cat([w_gate, w_up]), bs.to(x.dtype))
     g, u = gate_up.split([w_gate.shape[0], w_up.shape[0]], dim=-1)
-    return mlp.down_proj(mlp.act_fn(g) * u)
+    return g, u
+
+
+def _fused_down(mlp: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    down = mlp.down_proj
+    name = _plain_adapter(down)
+    if name is None:
+        return down(h)
+    a_down = down.lora_A[name].weight.to(h.dtype)
+    b_down = (down.lora_B[name].weight * down.scaling[name]).to(h.dtype)
+    return _OutWidenedLinear.apply(h, down.base_layer.weight, a_down, b_down)
+
+
+def _fused_forward(mlp: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if x.numel() // x.shape[-1] < MIN_TOKENS_PER_HIDDEN * x.shape[-1]:
+        return mlp._rlef_unfused_forward(x)
+    g, u = _fused_gate_up(mlp, x)
+    return _fused_down(mlp, mlp.act_fn(g) * u)
 
 
 def _is_gated_mlp(module: nn.Module) -> bool:
     from peft.tuners.lora import Linear as LoraLinear
 
-    return (
-        all(hasattr(module, n) for n in ("gate_proj", "up_proj", "down_proj", "act_fn"))
-        and isinstance(module.gate_proj, LoraLinear)
-        and isinstance(module.up_proj, LoraLinear)
+    names = ("gate_proj", "up_proj", "down_proj")
+    return all(hasattr(module, n) for n in (*names, "act_fn")) and any(
+        isinstance(getattr(module, n), LoraLinear) for n in names
     )
 
 
 def fuse_lora_mlps(model: nn.Module) -> int:
-    """Route every gated MLP whose gate and up projections carry LoRA adapters through the fused path.
+    """Route every gated MLP with a LoRA adapter on any of its projections through the fused path.
 
     Returns how many MLPs were routed; calling it again changes nothing.
     """

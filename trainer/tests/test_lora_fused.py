@@ -1,4 +1,4 @@
-"""lora_fused_mlp: gate and up with their adapters as one product computes what peft computes."""
+"""lora_fused_mlp: the MLP's projections with their adapters as widened products compute what peft computes."""
 
 from __future__ import annotations
 
@@ -26,23 +26,30 @@ def _models(tiny_model_dir: Path, fused: bool, **overrides: Any) -> RLEFModels:
     return models
 
 
-_WIDENED = lora_fused._WidenedLinear
+class _Calls:
+    """How often each fused product ran: `gate_up` (the widened input) and `down` (the widened output)."""
 
-
-class _Counting(_WIDENED):  # type: ignore[misc, valid-type]
-    calls = 0
-
-    @staticmethod
-    def forward(ctx: Any, *args: Any) -> torch.Tensor:  # type: ignore[override]
-        _Counting.calls += 1
-        return _WIDENED.forward(ctx, *args)
+    def __init__(self) -> None:
+        self.gate_up = 0
+        self.down = 0
 
 
 @pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> type[_Counting]:
-    _Counting.calls = 0
-    monkeypatch.setattr(lora_fused, "_WidenedLinear", _Counting)
-    return _Counting
+def counting(monkeypatch: pytest.MonkeyPatch) -> _Calls:
+    calls = _Calls()
+
+    def counted(function: Any, field: str) -> Any:
+        class Counted(function):  # type: ignore[misc, valid-type]
+            @staticmethod
+            def forward(ctx: Any, *args: Any) -> torch.Tensor:  # type: ignore[override]
+                setattr(calls, field, getattr(calls, field) + 1)
+                return function.forward(ctx, *args)
+
+        return Counted
+
+    monkeypatch.setattr(lora_fused, "_WidenedLinear", counted(lora_fused._WidenedLinear, "gate_up"))
+    monkeypatch.setattr(lora_fused, "_OutWidenedLinear", counted(lora_fused._OutWidenedLinear, "down"))
+    return calls
 
 
 def _outputs(models: RLEFModels, ids: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -63,7 +70,7 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.mark.parametrize("checkpointing", [False, True])
 def test_the_fused_path_scores_and_trains_as_peft_under_both_adapters(
-    tiny_model_dir: Path, counting: type[_Counting], checkpointing: bool
+    tiny_model_dir: Path, counting: _Calls, checkpointing: bool
 ) -> None:
     ids = torch.randint(0, 1000, (3, 120))  # 360 tokens: above the fused path's 4 x hidden (256)
     plain = _models(tiny_model_dir, fused=False, gradient_checkpointing=checkpointing)
@@ -71,50 +78,71 @@ def test_the_fused_path_scores_and_trains_as_peft_under_both_adapters(
     for models in (plain, fused):
         models.policy.train()  # as the trainer updates them (checkpointing acts in training mode only)
     layers = fused.policy.config.num_hidden_layers
-    assert counting.calls == 0
+    assert (counting.gate_up, counting.down) == (0, 0)
     a_out, a_grads = _outputs(plain, ids)
-    assert counting.calls == 0  # peft's path for the unfused model
+    assert (counting.gate_up, counting.down) == (0, 0)  # peft's path for the unfused model
     b_out, b_grads = _outputs(fused, ids)
     # policy and value adapters, each layer once (and again in the backward when checkpointing recomputes
     # the layers); the reference (adapters disabled) takes peft's path
-    assert counting.calls == 2 * layers * (2 if checkpointing else 1)
+    expected = 2 * layers * (2 if checkpointing else 1)
+    assert (counting.gate_up, counting.down) == (expected, expected)
     for a, b in zip(a_out, b_out, strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(a_out[0], a_out[1], atol=1e-2)  # the adapters matter here
     assert len(a_grads) == len(b_grads) > 0
     for a, b in zip(a_grads, b_grads, strict=True):
         assert _relative(a, b) < 1e-5
-    gate_b = [
-        g for (n, _), g in zip(fused.trainable_named_parameters(), b_grads, strict=True) if "gate_proj.lora_B" in n
-    ]
-    assert gate_b and all(g.abs().max() > 0 for g in gate_b)
+    for projection in ("gate_proj", "up_proj", "down_proj"):
+        for matrix in ("lora_A", "lora_B"):
+            grads = [
+                g
+                for (n, _), g in zip(fused.trainable_named_parameters(), b_grads, strict=True)
+                if f"{projection}.{matrix}" in n
+            ]
+            assert len(grads) == 2 * layers and all(g.abs().max() > 0 for g in grads), (projection, matrix)
 
 
-def test_the_fused_path_steps_aside_where_it_would_not_be_plain_lora(
-    tiny_model_dir: Path, counting: type[_Counting]
-) -> None:
+def test_the_fused_path_steps_aside_where_it_would_not_be_plain_lora(tiny_model_dir: Path, counting: _Calls) -> None:
     few = torch.randint(0, 1000, (2, 12))  # sampling-sized calls: 24 tokens
     plain, fused = _models(tiny_model_dir, fused=False), _models(tiny_model_dir, fused=True)
     for a, b in zip(_outputs(plain, few)[0], _outputs(fused, few)[0], strict=True):
         assert torch.equal(a, b)
-    assert counting.calls == 0
+    assert (counting.gate_up, counting.down) == (0, 0)
     many = torch.randint(0, 1000, (3, 120))
     dropout = _models(tiny_model_dir, fused=True, lora_dropout=0.1)  # dropout is not plain LoRA
     dropout.policy.eval()
     _outputs(dropout, many)
-    assert counting.calls == 0
+    assert (counting.gate_up, counting.down) == (0, 0)
     only_attention = _models(tiny_model_dir, fused=True, lora_targets="q_proj,v_proj")  # no MLP adapters
     assert lora_fused.fuse_lora_mlps(only_attention.policy) == 0
     assert lora_fused.fuse_lora_mlps(fused.policy) == fused.policy.config.num_hidden_layers  # again: no change
     fused.policy.base_model.set_adapter(["policy", "value"])  # two active adapters at once: peft's path
     with torch.no_grad():
         fused.policy(input_ids=many, attention_mask=torch.ones_like(many))
-    assert counting.calls == 0
+    assert (counting.gate_up, counting.down) == (0, 0)
 
 
-def test_a_fused_model_copies_and_exports_as_a_plain_transformers_model(
-    tiny_model_dir: Path, counting: type[_Counting]
+@pytest.mark.parametrize(
+    ("targets", "gate_up", "down"),
+    [("down_proj", False, True), ("gate_proj,up_proj", True, False), ("gate_proj,down_proj", False, True)],
+)
+def test_with_some_projections_adapted_each_part_takes_the_fused_path_only_where_it_applies(
+    tiny_model_dir: Path, counting: _Calls, targets: str, gate_up: bool, down: bool
 ) -> None:
+    ids = torch.randint(0, 1000, (3, 120))
+    a_out, a_grads = _outputs(_models(tiny_model_dir, fused=False, lora_targets=targets), ids)
+    fused = _models(tiny_model_dir, fused=True, lora_targets=targets)
+    b_out, b_grads = _outputs(fused, ids)
+    calls = 2 * fused.policy.config.num_hidden_layers  # both adapters, every layer
+    assert (counting.gate_up, counting.down) == (calls if gate_up else 0, calls if down else 0)
+    for a, b in zip(a_out, b_out, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+    assert len(a_grads) == len(b_grads) > 0
+    for a, b in zip(a_grads, b_grads, strict=True):
+        assert _relative(a, b) < 1e-5
+
+
+def test_a_fused_model_copies_and_exports_as_a_plain_transformers_model(tiny_model_dir: Path, counting: _Calls) -> None:
     fused = _models(tiny_model_dir, fused=True)
     ids = torch.randint(0, 1000, (3, 120))
     attn = torch.ones_like(ids)
@@ -122,18 +150,19 @@ def test_a_fused_model_copies_and_exports_as_a_plain_transformers_model(
         policy = fused.policy(input_ids=ids, attention_mask=attn).logits
         twin = copy.deepcopy(fused.policy)
         assert torch.equal(twin(input_ids=ids, attention_mask=attn).logits, policy)
-    assert counting.calls == 2 * fused.policy.config.num_hidden_layers  # the copy routes its own MLPs
+    layers = fused.policy.config.num_hidden_layers
+    assert (counting.gate_up, counting.down) == (2 * layers, 2 * layers)  # the copy routes its own MLPs
     merged = fused.merged_policy()
     assert not any(hasattr(m, "_rlef_unfused_forward") or "forward" in vars(m) for m in merged.modules())
     with torch.no_grad():
         assert _relative(policy, merged(input_ids=ids, attention_mask=attn).logits) < 1e-5
 
 
-def test_compiled_fused_layers_score_and_train_as_peft_eager(tiny_model_dir: Path, counting: type[_Counting]) -> None:
+def test_compiled_fused_layers_score_and_train_as_peft_eager(tiny_model_dir: Path, counting: _Calls) -> None:
     ids = torch.randint(0, 1000, (3, 120))
     eager = _outputs(_models(tiny_model_dir, fused=False), ids)
     compiled = _outputs(_models(tiny_model_dir, fused=True, compile_layers="on"), ids)
-    assert counting.calls > 0  # traced through the fused path
+    assert counting.gate_up > 0 and counting.down > 0  # traced through the fused path
     for a, b in zip(eager[0], compiled[0], strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
     for a, b in zip(eager[1], compiled[1], strict=True):
