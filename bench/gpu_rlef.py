@@ -347,13 +347,16 @@ def bench_update(
     sync(device)
     warmup_seconds = time.perf_counter() - started  # with compile_layers: the compilation
     runs = []  # (total, scoring) seconds of each timed iteration; the median one is reported
+    allocator = []  # per timed iteration, on CUDA: what the caching allocator did (full mode's times are bimodal)
     for _ in range(max(args.repeats, 1)):
+        before = allocator_counts(device)
         start = time.perf_counter()
         scored = score_rollouts(models, batch, config, forward_batch)  # ends reading its results back
         scored_at = time.perf_counter()
         ppo_update(models, optimizer, scheduler, batch, scored, config, rng, forward_batch)
         sync(device)
         runs.append((time.perf_counter() - start, scored_at - start))
+        allocator.append({k: v - before[k] for k, v in allocator_counts(device).items()})
     seconds, score_seconds = sorted(runs)[len(runs) // 2]
     kernel_seconds = None  # GPU kernel time of the profiled pass, against its wall time: how busy the GPU is
     breakdown = None
@@ -421,6 +424,8 @@ def bench_update(
         "score_seconds": score_seconds,
         "update_seconds": seconds - score_seconds,
         "timed_iterations": [round(total, 4) for total, _ in runs],
+        "timed_iterations_scoring": [round(scoring, 4) for _, scoring in runs],
+        "timed_iterations_allocator": allocator if device.type == "cuda" else None,
         "profiled_pass_kernel_seconds": kernel_seconds,
         "profiled_pass_by_kind_seconds": breakdown,
         "tokens_per_s": t / seconds,
@@ -435,6 +440,18 @@ def bench_update(
         "optimizer": optimizer_name,
         "policy_tensors_moved": moved,
     }
+
+
+ALLOCATOR_COUNTERS = ("num_alloc_retries", "num_device_alloc", "num_device_free", "num_sync_all_streams")
+
+
+def allocator_counts(device: torch.device) -> dict[str, int]:
+    """The caching allocator's running counts: retries (a failed cudaMalloc that freed the cache and synced),
+    cudaMalloc and cudaFree calls, whole-device syncs. Empty on CPU, and for counters this torch lacks."""
+    if device.type != "cuda":
+        return {}
+    stats = torch.cuda.memory_stats(device)
+    return {k: int(stats[k]) for k in ALLOCATOR_COUNTERS if k in stats}
 
 
 MATRIX_PRODUCT_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
@@ -685,6 +702,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"peak memory {r['peak_memory_gib']:.1f} GiB; LM head on the {r['T_head']:,} policy tokens only: "
                 f"MFU {r['mfu_head_on_policy_tokens']:.1%}"
             )
+            if len(r["timed_iterations"]) > 1:  # every iteration, to see the spread (and the allocator's part)
+                each = ", ".join(
+                    f"{total:.2f}s (scoring {scoring:.2f}s)"
+                    for total, scoring in zip(r["timed_iterations"], r["timed_iterations_scoring"], strict=True)
+                )
+                print(f"  iterations: {each}; allocator: {r['timed_iterations_allocator']}")
     return 0
 
 

@@ -54,6 +54,12 @@ def test_the_gpu_benchmark_runs_its_smoke_shape_on_cpu(tmp_path: Path) -> None:
         assert "error" not in update, update
         assert update["T"] == 4 * (32 + 3 * 16 + 2 * 16)
         assert update["policy_tensors_moved"] > 0
+        iterations = update["timed_iterations"]
+        assert len(update["timed_iterations_scoring"]) == len(iterations) > 0
+        assert all(
+            0 < scoring < total for scoring, total in zip(update["timed_iterations_scoring"], iterations, strict=True)
+        )
+        assert update["timed_iterations_allocator"] is None  # CUDA's allocator counts: none on CPU
         passes = update["flops_by_pass"]
         trained = 4 if mode == "lora" else 6
         assert passes["policy_train"] == trained * update["N_policy"] * update["T"]
