@@ -52,7 +52,9 @@ def main() -> None:
     parser.add_argument(
         "--lora-targets", default="all-linear", help="adapted projections: all-linear or names like q_proj,v_proj"
     )
-    parser.add_argument("--lora-fused-mlp", action="store_true", help="gate and up with their adapters as one product")
+    parser.add_argument(
+        "--lora-fused-mlp", action="store_true", help="the MLP's projections with their adapters as widened products"
+    )
     parser.add_argument("--eval-episodes", type=int, default=300)
     args = parser.parse_args()
     from transformers.utils.logging import disable_progress_bar
