@@ -42,7 +42,8 @@ export type ClientMessage =
   | { type: "resetBatch"; requestId?: RequestId; items: ResetBody[] }
   | { type: "stepBatch"; requestId?: RequestId; items: StepBody[] }
   | { type: "close"; requestId?: RequestId; episodeId: string }
-  | { type: "stats"; requestId?: RequestId };
+  | { type: "stats"; requestId?: RequestId }
+  | { type: "listTasks"; requestId?: RequestId; set: string };
 
 export const ERROR_CODES = [
   "bad_json",
@@ -102,6 +103,19 @@ export interface StepReply {
   done: boolean;
   turn: number;
   info: StepInfo;
+}
+
+/** The tasks of a built-in set that a reference can reach, in load order, and which ones may be trained on. */
+export interface TaskListing {
+  /** The set's licence: every task, none, or per task ("partly"). */
+  trainable: boolean | "partly";
+  tasks: Array<{ id: string; trainable: boolean }>;
+}
+
+export interface ListTasksReply extends TaskListing {
+  type: "listTasks";
+  requestId: RequestId | null;
+  set: string;
 }
 
 export interface ServiceStats {

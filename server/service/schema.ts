@@ -200,6 +200,7 @@ export const MESSAGE_SCHEMAS = {
   stepBatch: message("stepBatch", { items: { type: "array", items: stepBody, minItems: 1, maxItems: batchLimit } }, ["items"]),
   close: message("close", { episodeId: id }, ["episodeId"]),
   stats: message("stats"),
+  listTasks: message("listTasks", { set: text(200) }, ["set"]),
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_SCHEMAS;

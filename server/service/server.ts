@@ -21,6 +21,7 @@ import {
   type ClientMessage,
   type ErrorCode,
   type ErrorReply,
+  type ListTasksReply,
   type RequestId,
   type ResetBody,
   type ResetReply,
@@ -241,6 +242,7 @@ export async function startEnvService(options: EnvServiceOptions): Promise<EnvSe
             tokenizers: ["chars-per-token"],
             inlineTaskKinds: options.allowWorkspaceTasks ? ["stdio", "function", "workspace"] : ["stdio", "function"],
             sets: builtInSets.map((s) => s.name),
+            listTasks: true,
           },
           limits: { maxMessageBytes, maxEpisodes, maxQueuedRuns: queue.maxQueued, runConcurrency: queue.concurrency },
           isolation: sandbox.isolation,
@@ -261,6 +263,8 @@ export async function startEnvService(options: EnvServiceOptions): Promise<EnvSe
       }
       case "stats":
         return { type: "stats", requestId, ...stats() };
+      case "listTasks":
+        return { type: "listTasks", requestId, set: msg.set, ...(await tasks.list(msg.set)) } satisfies ListTasksReply;
     }
   }
 

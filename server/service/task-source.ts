@@ -1,11 +1,13 @@
 // Where the service's tasks come from: inline in the reset message, or a reference {set, id} into a
 // built-in benchmark set loaded (once per set) from the benchmarks folder.
 import { findSet } from "../env/tasks/registry";
+import { trainableTasks, type BenchmarkSet } from "../env/tasks/set";
 import type { Task } from "../env/types";
-import { ServiceError, type TaskReference } from "./protocol";
+import { ServiceError, type TaskListing, type TaskReference } from "./protocol";
 
 export class TaskSource {
   private readonly loaded = new Map<string, Promise<Map<string, Task>>>();
+  private readonly listings = new Map<string, Promise<TaskListing>>();
 
   constructor(private readonly benchmarksRoot: string) {}
 
@@ -16,21 +18,43 @@ export class TaskSource {
     return { task, setTasks: [...tasks.values()] };
   }
 
+  /** Every task a reference can reach, in load order, with whether the set's licence allows training on it. */
+  list(name: string): Promise<TaskListing> {
+    return this.cached(this.listings, name, async (set) => {
+      const tasks = await this.setTasks(name);
+      const trainable = await trainableTasks(set, tasks.keys(), this.benchmarksRoot).catch((err: unknown) => {
+        throw this.loadFailed(name, err);
+      });
+      return { trainable: set.trainable, tasks: [...trainable].map(([id, t]) => ({ id, trainable: t })) };
+    });
+  }
+
   private setTasks(name: string): Promise<Map<string, Task>> {
-    let pending = this.loaded.get(name);
-    if (!pending) {
-      const set = findSet(name);
-      if (!set) throw new ServiceError("unknown_set", `no built-in set named ${JSON.stringify(name).slice(0, 200)}`);
-      pending = set.load(this.benchmarksRoot).then(
+    return this.cached(this.loaded, name, (set) =>
+      set.load(this.benchmarksRoot).then(
+        // A duplicated id (APPS repeats some records) becomes one entry, at its first position.
         (r) => new Map(r.tasks.map((t) => [t.id, t])),
         (err: unknown) => {
-          throw new ServiceError("set_load_failed", `loading set "${name}" from ${this.benchmarksRoot} failed: ${err instanceof Error ? err.message : String(err)}`);
+          throw this.loadFailed(name, err);
         },
-      );
-      // A failed load (missing folder) is reported and retried on the next reference, not cached.
-      void pending.catch(() => this.loaded.delete(name));
-      this.loaded.set(name, pending);
+      ),
+    );
+  }
+
+  private cached<T>(cache: Map<string, Promise<T>>, name: string, make: (set: BenchmarkSet) => Promise<T>): Promise<T> {
+    let pending = cache.get(name);
+    if (!pending) {
+      const set = findSet(name);
+      if (!set) return Promise.reject(new ServiceError("unknown_set", `no built-in set named ${JSON.stringify(name).slice(0, 200)}`));
+      pending = make(set);
+      // A failed load (missing folder) is reported and retried on the next request, not cached.
+      void pending.catch(() => cache.delete(name));
+      cache.set(name, pending);
     }
     return pending;
+  }
+
+  private loadFailed(name: string, err: unknown): ServiceError {
+    return new ServiceError("set_load_failed", `loading set "${name}" from ${this.benchmarksRoot} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

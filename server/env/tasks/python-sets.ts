@@ -16,7 +16,7 @@ import {
 } from "./lossless-json";
 import { mbppPlusArgsJson } from "./mbpp-plus-inputs";
 import { flatCheckAsserts, isAssertStatement, splitTopLevelStatements } from "./python-statements";
-import type { BenchmarkSet, LoadResult, VerificationProgram } from "./set";
+import type { BenchmarkSet, LoadResult, TrainingLicence, VerificationProgram } from "./set";
 import { pythonVerificationPrograms } from "../verify/python-programs";
 import { appsCallBasedSet } from "./apps-call-based";
 
@@ -234,12 +234,17 @@ export function recogniseFormat(first: JsonlRecord): PythonFunctionFormat | null
   return null;
 }
 
+/** The task numbers of MBPP+ ("Mbpp/N"); a record without such an id fails the whole read. */
 async function mbppPlusIds(benchmarksRoot: string): Promise<Set<number>> {
-  const contents = await readJsonl(join(benchmarksRoot, MBPP_PLUS_FILE));
+  const file = join(benchmarksRoot, MBPP_PLUS_FILE);
+  const contents = await readJsonl(file);
+  if (contents.errors.length > 0) throw new Error(`${file}:${contents.errors[0].line}: ${contents.errors[0].message}`);
   const ids = new Set<number>();
   for (const r of contents.records) {
     const id = getField(r.root, "task_id");
-    if (id?.type === "string") ids.add(Number(id.value.split("/").pop()));
+    const m = id?.type === "string" ? /^Mbpp\/(\d+)$/.exec(id.value) : null;
+    if (!m) throw new Error(`${file}:${r.line}: field "task_id" must look like "Mbpp/N"`);
+    ids.add(Number(m[1]));
   }
   return ids;
 }
@@ -274,22 +279,28 @@ export async function loadPythonFunctionFile(file: string, format?: PythonFuncti
   return { tasks: items, errors };
 }
 
-function pythonSet(name: string, file: string, format: PythonFunctionFormat, trainable: BenchmarkSet["trainable"]): BenchmarkSet {
+function pythonSet(name: string, file: string, format: PythonFunctionFormat, licence: TrainingLicence): BenchmarkSet {
   return {
     name,
     file,
-    trainable,
+    ...licence,
     load: (benchmarksRoot) => loadPythonFunctionFile(join(benchmarksRoot, file), format, benchmarksRoot),
     verificationPrograms: (task: Task): VerificationProgram[] => (task.kind === "function" ? pythonVerificationPrograms(task) : []),
   };
 }
 
+/** The MBPP+ problems are evaluation data; the rest of MBPP may be trained on (same task number, "mbpp/N" = "Mbpp/N"). */
+const mbppLicence: TrainingLicence = {
+  trainable: "partly",
+  excludedFromTraining: async (benchmarksRoot) => new Set([...(await mbppPlusIds(benchmarksRoot))].map((n) => `mbpp/${n}`)),
+};
+
 export const pythonFunctionSets: BenchmarkSet[] = [
-  pythonSet("humaneval", "humaneval/HumanEval.jsonl.gz", "humaneval", false),
-  pythonSet("humaneval_plus", "humaneval_plus/HumanEvalPlus.jsonl.gz", "humaneval_plus", false),
-  pythonSet("mbpp", "mbpp/mbpp.jsonl.gz", "mbpp", "partly"),
-  pythonSet("mbpp_plus", MBPP_PLUS_FILE, "mbpp_plus", false),
-  pythonSet("leetcode", "leetcode_contest_2024/leetcode-20240121-Jul.jsonl.gz", "leetcode", false),
+  pythonSet("humaneval", "humaneval/HumanEval.jsonl.gz", "humaneval", { trainable: false }),
+  pythonSet("humaneval_plus", "humaneval_plus/HumanEvalPlus.jsonl.gz", "humaneval_plus", { trainable: false }),
+  pythonSet("mbpp", "mbpp/mbpp.jsonl.gz", "mbpp", mbppLicence),
+  pythonSet("mbpp_plus", MBPP_PLUS_FILE, "mbpp_plus", { trainable: false }),
+  pythonSet("leetcode", "leetcode_contest_2024/leetcode-20240121-Jul.jsonl.gz", "leetcode", { trainable: false }),
   // The 98 call-based APPS problems; the 52 stdin ones are the `apps` set (stdio-sets.ts).
   appsCallBasedSet,
 ];

@@ -22,14 +22,33 @@ export interface VerificationProgram {
   mustPass: boolean;
 }
 
-export interface BenchmarkSet {
+interface BenchmarkSetData {
   /** Built-in name used on the command line, e.g. `humaneval`, `mbpp_plus`, `codecontests`. */
   name: string;
   /** Folder and file inside the benchmarks root. */
   file: string;
-  /** Licence allows training on it (spec: CodeContests subset, APPS, Code Jam, MBPP ids not in MBPP+). */
-  trainable: boolean | "partly";
   load(benchmarksRoot: string): Promise<LoadResult>;
   /** Programs verify runs for one task: a reference (or known answer) that must pass, mutants that must fail. */
   verificationPrograms(task: Task): VerificationProgram[];
+}
+
+/**
+ * Whether the licence allows training on the set (spec: CodeContests subset, APPS, Code Jam, MBPP ids not in
+ * MBPP+). A set that is only partly trainable must say which of its tasks are not, so that no caller can
+ * mistake it for all-trainable.
+ */
+export type TrainingLicence =
+  | { trainable: boolean }
+  | {
+      trainable: "partly";
+      /** Ids of this set's tasks that may not be trained on (they may name tasks the set does not load). */
+      excludedFromTraining(benchmarksRoot: string): Promise<Set<string>>;
+    };
+
+export type BenchmarkSet = BenchmarkSetData & TrainingLicence;
+
+/** Task id -> whether it may be trained on, for the tasks of `set` (as loaded from `benchmarksRoot`). */
+export async function trainableTasks(set: BenchmarkSet, taskIds: Iterable<string>, benchmarksRoot: string): Promise<Map<string, boolean>> {
+  const excluded = set.trainable === "partly" ? await set.excludedFromTraining(benchmarksRoot) : undefined;
+  return new Map([...taskIds].map((id) => [id, excluded ? !excluded.has(id) : set.trainable === true]));
 }

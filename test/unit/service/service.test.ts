@@ -52,6 +52,7 @@ test("hello answers with the protocol version, capabilities, limits and isolatio
   const r = await c.request({ type: "hello", protocolVersion: 1, token: service.token });
   assert.equal(r.protocolVersion, 1);
   assert.equal((r.capabilities as { batch: boolean }).batch, true);
+  assert.equal((r.capabilities as { listTasks: boolean }).listTasks, true);
   assert.equal((r.limits as { maxMessageBytes: number }).maxMessageBytes, MAX_MESSAGE_BYTES);
   assert.equal((r.isolation as { mode: string }).mode, sandbox.isolation.mode);
   const v2 = await c.request({ type: "hello", protocolVersion: 2 });
@@ -136,6 +137,26 @@ test("task-level problems are reported as errors: no public tests, workspace tas
   assert.deepEqual([noDonors.code, /needs options\.donorTasks/.test(noDonors.message as string)], ["invalid_message", true]);
   const foreignDonors = await c.request({ type: "reset", task: addTask(1), options: { randomFeedback: true, donorTasks: [{ ...addTask(2), set: "other" }] } });
   assert.deepEqual([foreignDonors.code, /no other task/.test(foreignDonors.message as string)], ["invalid_task", true]);
+  c.close();
+});
+
+test("listTasks: an unknown set, an unloadable set and malformed requests get their error codes", async () => {
+  const c = await authenticated();
+  const unknown = await c.request({ type: "listTasks", requestId: "l-1", set: "no-such-set" });
+  assert.deepEqual([unknown.type, unknown.code, unknown.requestId], ["error", "unknown_set", "l-1"]);
+  const unloadable = await c.request({ type: "listTasks", set: "mbpp" });
+  assert.equal(unloadable.code, "set_load_failed", "the benchmarks folder does not exist");
+  const malformed: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["no set", { type: "listTasks" }, /required property 'set'/],
+    ["set not a string", { type: "listTasks", set: 7 }, /message\.set must be string/],
+    ["extra field", { type: "listTasks", set: "mbpp", trainableOnly: true }, /additional properties \("trainableOnly"\)/],
+  ];
+  for (const [what, message, reason] of malformed) {
+    const r = await c.request(message);
+    assert.deepEqual([r.type, r.code], ["error", "invalid_message"], what);
+    assert.match(r.message as string, reason, what);
+  }
+  assert.equal(c.closeCode, null);
   c.close();
 });
 

@@ -82,6 +82,15 @@ describe("built-in Python sets on the benchmark data", { skip: !haveData && `no 
     }
   });
 
+  test("MBPP: the tasks excluded from training are those whose number is in MBPP+, the evaluation-only ones", async () => {
+    const set = pythonFunctionSets.find((s) => s.name === "mbpp")!;
+    assert.ok(set.trainable === "partly");
+    const excluded = [...(await set.excludedFromTraining(root))].sort();
+    assert.deepEqual(excluded, [...mbppPlus.keys()].map((id) => id.replace(/^Mbpp\//, "mbpp/")).sort());
+    assert.deepEqual(excluded, [...mbpp.values()].filter((t) => t.flags?.includes("evaluation-only")).map((t) => t.id).sort());
+    assert.equal(excluded.length, 399);
+  });
+
   test("MBPP+: first base assert public; other base asserts and the plus inputs private", () => {
     const t = mbppPlus.get("Mbpp/3")!;
     assert.deepEqual(t.publicTests, [{ kind: "assert", code: "assert is_not_prime(1) == True" }]);
