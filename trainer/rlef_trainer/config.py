@@ -81,13 +81,26 @@ class RLEFConfig:
     # --- run -------------------------------------------------------------------------------
     iterations: int = 12000  # training iterations (collect, then update)
     seed: int = 0  # seeds sampling, task order, episode seeds and initial heads
-    tasks: str = ""  # a built-in set name of the service (e.g. "codecontests") or a JSONL file of inline tasks
+    # built-in sets of the service, comma-separated (e.g. "codecontests,apps,codejam,mbpp": only sets whose licence
+    # allows training are accepted, and of mbpp only the ids not in MBPP+), or a JSONL file of inline tasks and
+    # {"set", "id"} references (rlef_trainer/task_source.py)
+    tasks: str = ""
     env_url: str = ""  # ws://127.0.0.1:PORT of a running service; empty: start one
     env_token: str = ""  # its token (or RLEF_ENV_TOKEN)
     env_workers: int = 0  # sandbox workers of a service the trainer starts (0: the service default)
     out_dir: str = "runs/rlef"  # checkpoints, metrics.jsonl
     checkpoint_every: int = 10  # iterations between checkpoints
     keep_checkpoints: int = 2  # newest checkpoints kept
+    # --- validation and evaluation (spec/rlef.md §5: MT and ST 1@3, the random-feedback ablation) --------
+    valid_fraction: float = 0.1  # share of the tasks held out (by a hash of set and id) and never trained on
+    eval_every: int = 100  # iterations between evaluations, also run before the first and after the last; 0: none
+    eval_draws: int = 1  # draws per problem of each 1@3 rate
+    eval_max_problems: int = 0  # evaluate at most this many problems of each split or set (a fixed subset); 0: all
+    eval_sets: str = ""  # evaluation-only built-in sets evaluated too, e.g. "humaneval_plus,mbpp_plus"
+    eval_random_feedback: bool = True  # include the random-feedback ablation's MT 1@3
+    metrics_port: int = (
+        -1
+    )  # stream metrics over WebSocket on 127.0.0.1 for a dashboard: a port, 0 any free one, -1 none
     deterministic: bool = False  # torch.use_deterministic_algorithms(True): bit-exact resume on CPU, slower on GPU
     torch_threads: int = 0  # intra-op CPU threads of torch (0: torch's default); fix it for reproducible CPU runs
 
@@ -146,6 +159,14 @@ class RLEFConfig:
                 "lora_targets must be 'all-linear' or a comma-separated list of layer names like "
                 f"'q_proj,v_proj', got {self.lora_targets!r}"
             )
+        if not 0.0 <= self.valid_fraction < 1.0:
+            problems.append(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
+        if self.eval_every < 0 or self.eval_max_problems < 0:
+            problems.append("eval_every and eval_max_problems must not be negative")
+        if not -1 <= self.metrics_port <= 65535:
+            problems.append(f"metrics_port must be -1 (none), 0 (any free port) or a port, got {self.metrics_port}")
+        if self.eval_draws < 1:
+            problems.append("eval_draws must be at least 1")
         if not 0.0 <= self.lr_decay_fraction <= 1.0:
             problems.append(f"lr_decay_fraction must be in [0, 1], got {self.lr_decay_fraction}")
         if problems:

@@ -116,6 +116,17 @@ class EnvClient:
     def stats(self) -> dict[str, Any]:
         return self.request({"type": "stats"}, "stats")
 
+    def list_tasks(self, set_name: str) -> dict[str, Any]:
+        """A built-in set's task ids and what its licence allows: `{"set", "trainable": true | false | "partly",
+        "tasks": [{"id", "trainable"}, ...]}` (docs/env-protocol.md, "listTasks")."""
+        reply = self.request({"type": "listTasks", "set": set_name}, "listTasks")
+        tasks = reply.get("tasks")
+        if not isinstance(tasks, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("id"), str) and isinstance(t.get("trainable"), bool) for t in tasks
+        ):
+            raise EnvServiceError("bad_reply", f"listTasks reply for set {set_name!r} has no valid task list")
+        return reply
+
     def close(self) -> None:
         async def _close() -> None:
             await self._ws.close()

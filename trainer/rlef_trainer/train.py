@@ -5,6 +5,7 @@ for each iteration:
     rollouts  = collect_rollouts(...)                 # the service plays every episode
     scored    = score_rollouts(...)                   # ref/old log-probs, KL_t, G_t, V(c_t), A_t
     metrics   = ppo_update(...)                       # updates_per_iteration optimiser steps
+    every eval_every iterations (and before the first, after the last): evaluate(...)  # eval.jsonl
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ from rlef_trainer.rollout import EpisodeRequest, Rollout, collect_rollouts
 
 # (iteration, numpy rng, count) -> the episodes to play; must draw only from the given rng.
 RequestSource = Callable[[int, np.random.Generator, int], list[EpisodeRequest]]
+# (iteration, seed) -> {name of the evaluated tasks: their rates}; run under a forked torch RNG
+Evaluator = Callable[[int, int], dict[str, dict[str, float]]]
 
 
 @dataclass
 class TrainState:
     iteration: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: Path | None = None
 
 
@@ -62,9 +66,17 @@ RUN_CONTROL_FIELDS = frozenset(
         "keep_checkpoints",
         "torch_threads",
         "deterministic",
+        "metrics_port",
+        # evaluation runs under its own RNG and changes nothing that training computes
+        "eval_every",
+        "eval_draws",
+        "eval_max_problems",
+        "eval_sets",
+        "eval_random_feedback",
     }
 )
 METRICS_FILE = "metrics.jsonl"
+EVAL_FILE = "eval.jsonl"
 
 
 def apply_determinism(config: RLEFConfig) -> None:
@@ -112,11 +124,26 @@ def metrics_line(metrics: dict[str, float]) -> str:
     return json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}) + "\n"
 
 
-def rewrite_metrics(path: Path, history: list[dict[str, float]]) -> None:
+def rewrite_metrics(path: Path, history: list[dict[str, Any]]) -> None:
     """metrics.jsonl as exactly the checkpoint's history: lines of iterations after it (or a torn last line) go."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text("".join(metrics_line(m) for m in history))
     os.replace(tmp, path)
+
+
+def evaluation_due(config: RLEFConfig, iteration: int) -> bool:
+    """Evaluate before the first iteration, every `eval_every` iterations and after the last."""
+    return config.eval_every > 0 and (iteration % config.eval_every == 0 or iteration == config.iterations)
+
+
+def run_evaluation(config: RLEFConfig, evaluator: Evaluator, iteration: int, device: torch.device) -> dict[str, Any]:
+    """One evaluation, its sampling on a torch RNG forked from training's: the run continues as without it."""
+    seed = int(np.random.SeedSequence([config.seed, iteration]).generate_state(1)[0])
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        results = evaluator(iteration, seed)
+    return {"iteration": iteration, **results, "seconds": time.perf_counter() - started}
 
 
 def _start_or_resume(
@@ -151,7 +178,12 @@ def _start_or_resume(
     restore_rng_state(saved["rng"], data_rng)
     restore_source_state(requests_for, saved.get("source", {}))
     log(f"resuming from {found} (iteration {saved['iteration']})")
-    return TrainState(iteration=saved["iteration"], history=saved["history"], resumed_from=found)
+    return TrainState(
+        iteration=saved["iteration"],
+        history=saved["history"],
+        evaluations=saved.get("evaluations", []),
+        resumed_from=found,
+    )
 
 
 def train(
@@ -162,6 +194,9 @@ def train(
     *,
     resume: bool = True,
     on_iteration: Callable[[int, dict[str, float], list[Rollout]], None] | None = None,
+    evaluator: Evaluator | None = None,
+    on_start: Callable[[TrainState], None] | None = None,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
     forward_batch: int = 64,
     log: Callable[[str], None] = lambda _line: None,
 ) -> TrainState:
@@ -171,7 +206,8 @@ def train(
     scheduler, RNG streams (task order, episode seeds, sampling, minibatch order) and episode
     source state; metrics.jsonl is cut back to the checkpoint's iterations before new lines are
     appended. Without `resume` (or without a checkpoint) the out_dir's checkpoints and metrics
-    are discarded.
+    are discarded. With an `evaluator`, evaluations (`evaluation_due`) go to eval.jsonl and the
+    checkpoints; they sample under their own RNG, so the training metrics are the same without them.
     """
     apply_determinism(config)
     torch.manual_seed(config.seed)
@@ -181,11 +217,27 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     state = _start_or_resume(config, out, resume, models, optimizer, scheduler, data_rng, requests_for, log)
     (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
-    metrics_file = out / METRICS_FILE
+    metrics_file, eval_file = out / METRICS_FILE, out / EVAL_FILE
     rewrite_metrics(metrics_file, state.history)
+    rewrite_metrics(eval_file, state.evaluations)
     if models.tokenizer is None:
         raise ValueError("training needs the policy's tokenizer")
     pad = models.tokenizer.pad_token_id
+    if on_start is not None:
+        on_start(state)
+
+    def evaluate_if_due() -> None:
+        done = {e["iteration"] for e in state.evaluations}
+        if evaluator is None or not evaluation_due(config, state.iteration) or state.iteration in done:
+            return
+        record = run_evaluation(config, evaluator, state.iteration, models.device)
+        state.evaluations.append(record)
+        with eval_file.open("a") as f:
+            f.write(metrics_line(record))
+        if on_evaluation is not None:
+            on_evaluation(record)
+
+    evaluate_if_due()  # the starting policy (iteration 0), unless a resumed run has it
     while state.iteration < config.iterations:
         started = time.perf_counter()
         requests = requests_for(state.iteration, data_rng, config.rollouts_per_iteration)
@@ -216,6 +268,7 @@ def train(
             f.write(metrics_line(metrics))
         if on_iteration is not None:
             on_iteration(state.iteration, metrics, rollouts)
+        evaluate_if_due()
         if config.checkpoint_every > 0 and (
             state.iteration % config.checkpoint_every == 0 or state.iteration == config.iterations
         ):
@@ -225,6 +278,7 @@ def train(
                 {
                     "iteration": state.iteration,
                     "history": state.history,
+                    "evaluations": state.evaluations,
                     "weights": models.trainable_state(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),

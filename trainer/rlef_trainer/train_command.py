@@ -18,11 +18,13 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
     import torch
 
     from rlef_trainer.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint_meta
-    from rlef_trainer.env_client import EnvClient
+    from rlef_trainer.env_client import EnvClient, EnvServiceError
     from rlef_trainer.env_service import EnvService, start_env_service
+    from rlef_trainer.evaluation import evaluate, evaluation_subset, evaluation_summary
     from rlef_trainer.models import load_models
-    from rlef_trainer.task_source import TaskOrder, load_task_file
-    from rlef_trainer.train import train
+    from rlef_trainer.progress import MetricsStream, Progress
+    from rlef_trainer.task_source import TaskOrder, evaluation_tasks, resolve_tasks
+    from rlef_trainer.train import TrainState, train
 
     try:
         config = load_config(config_path, overrides)
@@ -30,9 +32,11 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
         print(f"rlef-train train: {error}", file=sys.stderr)
         return 2
     if not config.model or not config.tasks:
-        print("rlef-train train: the config must name `model` and `tasks` (a JSONL file of tasks)", file=sys.stderr)
+        print(
+            "rlef-train train: the config must name `model` and `tasks` (built-in sets or a JSONL file of tasks)",
+            file=sys.stderr,
+        )
         return 2
-    tasks = load_task_file(config.tasks)
     found = latest_checkpoint(config.out_dir) if resume else None
     if found is not None:
         try:  # a truncated checkpoint fails here, before the service and the models start
@@ -41,34 +45,100 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             print(f"rlef-train train: {error}", file=sys.stderr)
             return 2
     service: EnvService | None = None
+    stream: MetricsStream | None = None
     url, token = config.env_url, config.env_token or os.environ.get("RLEF_ENV_TOKEN", "")
     if not url:
         service = start_env_service(workers=config.env_workers or None)
         url, token = service.url, service.token
     try:
         with EnvClient(url, token) as env:
+            try:  # the sets' licences come from the service: the one place that knows the sets
+                split = resolve_tasks(env, config.tasks, config.valid_fraction)
+                eval_sets = evaluation_tasks(env, config.eval_sets)
+            except (OSError, ValueError, EnvServiceError) as error:
+                print(f"rlef-train train: tasks: {error}", file=sys.stderr)
+                return 2
+            overlap = sorted({t["set"] for t in split.train + split.valid} & set(eval_sets))
+            if overlap:
+                print(
+                    f"rlef-train train: eval_sets names training sets ({', '.join(overlap)}); their held-out tasks "
+                    "are the valid split",
+                    file=sys.stderr,
+                )
+                return 2
+            _log(split.describe())
             # Fresh LoRA adapters are drawn from torch's global RNG: seed it so that every start of a run,
             # and a run restarted from scratch, begins from the same weights.
             torch.manual_seed(config.seed)
             models = load_models(config)
 
+            progress: Progress | None = None
+            if config.metrics_port >= 0:
+                stream = MetricsStream(config.metrics_port, out_dir=config.out_dir, iterations=config.iterations)
+                _log(f"metrics stream: {stream.url}")
+
+            def started(state: TrainState) -> None:
+                nonlocal progress
+                progress = Progress(config.iterations, start=state.iteration)
+                if stream is not None:
+                    stream.history(state.history, state.evaluations)
+
             def report(i: int, metrics: dict[str, float], _rollouts: object) -> None:
                 print(json.dumps({k: round(v, 5) for k, v in metrics.items()}), flush=True)
+                if stream is not None:
+                    stream.iteration(metrics)
+                if progress is not None:
+                    progress.update(i, f"solve rate {metrics['solve_rate']:.3f}")
+
+            evaluated = {"valid": split.valid, **eval_sets} if split.valid else eval_sets
+            evaluated = {name: evaluation_subset(tasks, config.eval_max_problems) for name, tasks in evaluated.items()}
+
+            def evaluator(iteration: int, seed: int) -> dict[str, dict[str, float]]:
+                model = models.generation_model().eval()
+                return {
+                    name: evaluate(
+                        env,
+                        model,
+                        models.tokenizer,
+                        tasks,
+                        draws=config.eval_draws,
+                        seed=seed,
+                        max_new_tokens=config.max_new_tokens,
+                        batch_size=config.generation_batch_size,
+                        device=models.device,
+                        engine=config.rollout_engine,
+                        random_feedback=config.eval_random_feedback,
+                        donors=split.train + split.valid if name == "valid" else tasks,
+                    )
+                    for name, tasks in evaluated.items()
+                }
+
+            def reported(record: dict[str, object]) -> None:
+                _log(f"evaluation at iteration {record['iteration']}: " + evaluation_summary(record))
+                if stream is not None:
+                    stream.evaluation(record)
 
             try:
                 train(
                     config,
                     models,
                     env,
-                    TaskOrder(tasks, max_turns=config.max_turns, random_feedback=config.random_feedback),
+                    TaskOrder(split.train, max_turns=config.max_turns, random_feedback=config.random_feedback),
                     resume=resume,
                     on_iteration=report,
+                    evaluator=evaluator if evaluated else None,
+                    on_start=started,
+                    on_evaluation=reported,
                     log=_log,
                 )
             except CheckpointError as error:
                 print(f"rlef-train train: {error}", file=sys.stderr)
                 return 2
+            if stream is not None:
+                stream.done()
     finally:
+        if stream is not None:
+            stream.close()
         if service is not None:
             service.stop()
     return 0

@@ -227,6 +227,9 @@ def write_config(path: Path, model: Path, tasks: Path, out_dir: Path) -> Path:
                 "keep_checkpoints": 2,
                 "env_workers": 1,
                 "seed": 3,
+                # one of the four secrets (11) is held out and evaluated every 2 iterations: evaluations resume too
+                "valid_fraction": 0.3,
+                "eval_every": 2,
             }
         )
     )
@@ -332,6 +335,17 @@ def test_every_metric_of_every_iteration_matches_the_uninterrupted_run(runs: Run
     assert len({m["value_mean"] for m in expected}) == ITERATIONS
     assert any((m["invalid_rate"] or 0) < 1 for m in expected)
     assert any((m["solve_rate"] or 0) > 0 for m in expected)
+
+
+def test_the_evaluations_match_the_uninterrupted_run(runs: Runs) -> None:
+    def evaluations(out: Path) -> list[dict[str, object]]:
+        lines = (out / "eval.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+    expected = evaluations(runs.uninterrupted)
+    assert [e["iteration"] for e in expected] == list(range(0, ITERATIONS + 1, 2))
+    assert all(e["valid"]["problems"] == 1 for e in expected)  # type: ignore[index]
+    assert evaluations(runs.interrupted) == expected, f"kills: {runs.kills}"
 
 
 def test_the_final_weights_match_the_uninterrupted_run(runs: Runs) -> None:
