@@ -63,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--no-resume", action="store_true", help="start fresh even if out_dir has checkpoints")
 
+    export = commands.add_parser(
+        "export",
+        help="turn a training run's checkpoint into a model folder the editor loads",
+        description="Merge the run's policy (LoRA into a full-precision copy of the base) from its newest complete "
+        "checkpoint (or --checkpoint), write transformers weights, tokenizer and onnx/model.onnx with a KV cache, "
+        "check onnxruntime against PyTorch, then move the folder to --out. Writes rlef-export.json there.",
+    )
+    export.add_argument("--run", required=True, type=Path, help="the run's out_dir (config.json, checkpoint-*)")
+    export.add_argument("--checkpoint", type=Path, help="checkpoint folder to export (default: the newest complete)")
+    export.add_argument("--out", required=True, type=Path, help="model folder to write")
+    export.add_argument("--no-parity", action="store_true", help="skip the onnxruntime-against-PyTorch check")
+    export.add_argument("--force", action="store_true", help="replace --out if it exists and is not empty")
+
     toy = commands.add_parser(
         "toy",
         help="the toy proof that RLEF teaches a tiny model to use execution feedback",
@@ -100,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         from rlef_trainer.train_command import run_train_command
 
         return run_train_command(args.config, args.overrides, resume=not args.no_resume)
+    if args.command == "export":
+        from rlef_trainer.export_model import run_export_command
+
+        return run_export_command(
+            args.run, args.out, checkpoint=args.checkpoint, parity=not args.no_parity, force=args.force
+        )
     if args.command == "toy":
         from rlef_trainer.toy import run_toy_command
 

@@ -143,8 +143,9 @@ def max_logit_difference(a: GreedyTrace, b: GreedyTrace) -> float:
 @dataclass(frozen=True)
 class ParityReport:
     tokens_equal: bool
-    max_abs_logit_diff: float
+    max_abs_logit_diff: float  # over every step
     steps: int
+    first_step_max_abs_logit_diff: float  # the empty-cache step (on the left-padded batch)
 
 
 def check_decoder_parity(
@@ -158,4 +159,5 @@ def check_decoder_parity(
         tokens_equal=bool(np.array_equal(reference.tokens, exported.tokens)),
         max_abs_logit_diff=max_logit_difference(reference, exported),
         steps=steps,
+        first_step_max_abs_logit_diff=float(np.abs(reference.step_logits[0] - exported.step_logits[0]).max()),
     )

@@ -726,7 +726,7 @@ def _run_toy(
     log: Any,
 ) -> dict[str, Any]:
     from rlef_trainer.env_service import start_env_service
-    from rlef_trainer.export_onnx import export_decoder_onnx
+    from rlef_trainer.export_model import export_policy
     from rlef_trainer.models import load_models
     from rlef_trainer.train import train
 
@@ -844,11 +844,7 @@ def _run_toy(
             episodes_started += 3 * eval_episodes
             log(f"[toy] after RL ({arm}): {_rates(evaluations[f'after_{arm}'])}")
             if arm == "feedback":
-                policy_dir = out / "policy"
-                merged = models.merged_policy()
-                merged.save_pretrained(policy_dir)
-                models.tokenizer.save_pretrained(policy_dir)
-                export_decoder_onnx(merged, policy_dir)
+                export_policy(models, out / "policy")
         stats = env.stats()
 
     if stats["resets"] != episodes_started:
