@@ -44,13 +44,20 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
         except CheckpointError as error:
             print(f"rlef-train train: {error}", file=sys.stderr)
             return 2
-    service: EnvService | None = None
     stream: MetricsStream | None = None
+    if config.metrics_port >= 0:
+        try:
+            stream = MetricsStream(config.metrics_port, out_dir=config.out_dir, iterations=config.iterations)
+        except OSError as error:
+            print(f"rlef-train train: metrics_port {config.metrics_port}: cannot listen: {error}", file=sys.stderr)
+            return 2
+        _log(f"metrics stream: {stream.url}")
+    service: EnvService | None = None
     url, token = config.env_url, config.env_token or os.environ.get("RLEF_ENV_TOKEN", "")
-    if not url:
-        service = start_env_service(workers=config.env_workers or None)
-        url, token = service.url, service.token
     try:
+        if not url:
+            service = start_env_service(workers=config.env_workers or None)
+            url, token = service.url, service.token
         with EnvClient(url, token) as env:
             try:  # the sets' licences come from the service: the one place that knows the sets
                 split = resolve_tasks(env, config.tasks, config.valid_fraction)
@@ -73,9 +80,6 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             models = load_models(config)
 
             progress: Progress | None = None
-            if config.metrics_port >= 0:
-                stream = MetricsStream(config.metrics_port, out_dir=config.out_dir, iterations=config.iterations)
-                _log(f"metrics stream: {stream.url}")
 
             def started(state: TrainState) -> None:
                 nonlocal progress

@@ -150,3 +150,15 @@ def test_rlef_train_refuses_an_evaluation_set_before_it_writes_anything(tmp_path
     overlap = _train(tmp_path, tiny_model_dir, "codejam", eval_sets="codejam")
     assert overlap.returncode == 2 and "eval_sets names training sets (codejam)" in overlap.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_metrics_port_in_use_is_refused_before_anything_starts(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _train(tmp_path, tiny_model_dir, "codejam", metrics_port=port)
+    assert done.returncode == 2 and f"metrics_port {port}: cannot listen" in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()
