@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
 import { SetApiKeyMethod } from "../server/lsp/protocol";
 import { API_KEY_SECRET, registerCommands } from "./commands";
+import { registerTrainingDashboard } from "./dashboard";
 import { ProposalDocuments } from "./review";
 import { StatusBar } from "./status";
 import { TranscriptPanel } from "./transcript";
@@ -41,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const transcript = new TranscriptPanel(context.extensionUri);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(ProposalDocuments.scheme, proposals), status, transcript);
   registerCommands(context, { client, log, proposals, status, transcript });
+  registerTrainingDashboard(context);
 
   if (!vscode.workspace.isTrusted) {
     log.info("Restricted Mode: RLEF will not run code until the workspace is trusted.");

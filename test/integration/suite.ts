@@ -14,7 +14,7 @@ export async function run(): Promise<void> {
       assert.ok(ext, "the extension is installed");
       await ext.activate();
       const commands = await vscode.commands.getCommands(true);
-      for (const id of ["rlef.solveProblem", "rlef.fixUntilTestsPass", "rlef.stop", "rlef.selectModel", "rlef.downloadModel", "rlef.setApiKey", "rlef.showOutput"]) {
+      for (const id of ["rlef.solveProblem", "rlef.fixUntilTestsPass", "rlef.stop", "rlef.selectModel", "rlef.downloadModel", "rlef.setApiKey", "rlef.showOutput", "rlef.openTrainingDashboard"]) {
         assert.ok(commands.includes(id), `${id} is registered`);
       }
     });
