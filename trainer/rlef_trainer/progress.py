@@ -117,14 +117,14 @@ class MetricsStream:
     def history(self, metrics: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> None:
         """What a resumed run already has: sent to every client that connects."""
         with self._lock:
-            self._metrics, self._evaluations = [_finite(m) for m in metrics], [_finite(e) for e in evaluations]
+            self._metrics, self._evaluations = [json_safe(m) for m in metrics], [json_safe(e) for e in evaluations]
 
     def iteration(self, metrics: dict[str, Any]) -> None:
-        metrics = _finite(metrics)
+        metrics = json_safe(metrics)
         self._publish({"type": "iteration", "metrics": metrics}, self._metrics, metrics)
 
     def evaluation(self, record: dict[str, Any]) -> None:
-        record = _finite(record)
+        record = json_safe(record)
         self._publish({"type": "evaluation", "evaluation": record}, self._evaluations, record)
 
     def done(self) -> None:
@@ -138,12 +138,12 @@ class MetricsStream:
         self._thread.join(timeout=5)
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: they travel as null."""
+def json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinity, at any depth, as None: JSON has neither (they travel as null)."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

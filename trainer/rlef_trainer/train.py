@@ -11,7 +11,6 @@ for each iteration:
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from rlef_trainer.config import RLEFConfig, config_to_dict
 from rlef_trainer.env_client import EnvClient
 from rlef_trainer.models import RLEFModels, make_optimizer
 from rlef_trainer.ppo_step import build_batch, ppo_update, rollout_metrics, score_rollouts
+from rlef_trainer.progress import json_safe
 from rlef_trainer.rollout import EpisodeRequest, Rollout, collect_rollouts
 
 # (iteration, numpy rng, count) -> the episodes to play; must draw only from the given rng.
@@ -120,8 +120,8 @@ def config_changes(saved: dict[str, Any], current: RLEFConfig) -> list[str]:
     ]
 
 
-def metrics_line(metrics: dict[str, float]) -> str:
-    return json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}) + "\n"
+def metrics_line(metrics: dict[str, Any]) -> str:
+    return json.dumps(json_safe(metrics), allow_nan=False) + "\n"
 
 
 def rewrite_metrics(path: Path, history: list[dict[str, Any]]) -> None:

@@ -97,3 +97,11 @@ def test_a_port_in_use_is_a_clear_error() -> None:
             MetricsStream(stream.port, out_dir="runs/y", iterations=1)
     finally:
         stream.close()
+
+
+def test_metric_lines_are_strict_json_with_nan_and_infinity_as_null_at_any_depth() -> None:
+    from rlef_trainer.train import metrics_line
+
+    line = metrics_line({"iteration": 1, "loss": float("nan"), "valid": {"mt_1at3_low": float("inf"), "n": [1.5]}})
+    assert json.loads(line) == {"iteration": 1, "loss": None, "valid": {"mt_1at3_low": None, "n": [1.5]}}
+    assert "NaN" not in line and "Infinity" not in line
