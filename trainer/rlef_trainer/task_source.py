@@ -105,11 +105,13 @@ def _trainable_set_tasks(env: EnvClient, name: str, listings: dict[str, dict[str
 def _check_references(env: EnvClient, tasks: list[dict[str, Any]], listings: dict[str, dict[str, Any]]) -> None:
     """Every `{set, id}` reference of a task file names a task its set has and its licence lets us train on."""
     refused: list[str] = []
+    by_set: dict[str, dict[str, bool]] = {}  # set -> task id -> trainable, built once per set
     for task in tasks:
         if "kind" in task:
             continue  # an inline task: the user's own
-        listing = _set_listing(env, task["set"], listings)
-        trainable = {t["id"]: t["trainable"] for t in listing["tasks"]}
+        if task["set"] not in by_set:
+            by_set[task["set"]] = {t["id"]: t["trainable"] for t in _set_listing(env, task["set"], listings)["tasks"]}
+        trainable = by_set[task["set"]]
         if task["id"] not in trainable:
             raise ValueError(f"set {task['set']!r} has no task {task['id']!r}")
         if not trainable[task["id"]]:
@@ -133,8 +135,9 @@ def resolve_tasks(env: EnvClient, tasks: str, valid_fraction: float) -> TaskSpli
             chosen += [{"set": name, "id": task_id} for task_id in ids]
             if left_out:
                 not_trainable[name] = left_out
-    valid = [task for task in chosen if held_out(task, valid_fraction)]
-    train = [task for task in chosen if not held_out(task, valid_fraction)]
+    train, valid = [], []
+    for task in chosen:
+        (valid if held_out(task, valid_fraction) else train).append(task)
     if not train:
         raise ValueError(f"no training tasks left after holding out valid_fraction={valid_fraction} of {len(chosen)}")
     return TaskSplit(train, valid, not_trainable)
