@@ -83,6 +83,7 @@ def check_export_parity(
 def read_run_config(run_dir: Path) -> RLEFConfig:
     """The run's RLEFConfig from RUN_DIR/config.json, set to export on the CPU in fp32 without compilation."""
     from rlef_trainer.config import load_config
+    from rlef_trainer.models import model_folder_problem
 
     if not run_dir.is_dir():
         raise ExportError(f"run folder {run_dir} does not exist (pass the out_dir of a training run)")
@@ -95,13 +96,9 @@ def read_run_config(run_dir: Path) -> RLEFConfig:
         raise ExportError(f"{path}: not a usable run config ({error})") from None
     if not config.model:
         raise ExportError(f"{path} names no base model (`model`)")
-    base = Path(config.model).expanduser()
-    # "name" or "namespace/name" may be a Hub id; anything else can only be a folder
-    looks_like_folder = base.is_absolute() or config.model.startswith((".", "~")) or config.model.count("/") > 1
-    if looks_like_folder and not base.is_dir():
-        raise ExportError(f"the base model folder {config.model} named in {path} does not exist")
-    if base.is_dir() and not (base / "config.json").is_file():
-        raise ExportError(f"the base model folder {config.model} named in {path} holds no config.json")
+    problem = model_folder_problem(config.model)
+    if problem:
+        raise ExportError(f"the base model folder {config.model} named in {path} {problem}")
     # fp32 on the CPU: LoRA merges into a full-precision copy of the base, and ONNX export is on the CPU anyway.
     return dataclasses.replace(config, device="cpu", dtype="float32", compile_layers="off")
 
@@ -197,7 +194,7 @@ def export_run(
 ) -> dict[str, Any]:
     """Export checkpoint `checkpoint` (default: the newest complete one) of the run in `run_dir` to `out`;
     returns what was written to rlef-export.json. Raises ExportError, with `out` as it was, when it cannot."""
-    from rlef_trainer.models import load_models
+    from rlef_trainer.models import load_models, model_load_problem
 
     _refuse_existing(out, force)
     config = read_run_config(run_dir)
@@ -208,11 +205,7 @@ def export_run(
     try:
         models = load_models(config)
     except (OSError, ValueError) as error:
-        where = "" if Path(config.model).is_dir() else f" (not a folder in {Path.cwd()}, so a Hub id)"
-        raise ExportError(
-            f"cannot load the base model {config.model!r}{where} named in {run_dir / RUN_CONFIG_FILE}: "
-            + " ".join(str(error).split())
-        ) from None
+        raise ExportError(f"{run_dir / RUN_CONFIG_FILE}: {model_load_problem(config.model, error)}") from None
     try:
         models.load_trainable_state(state["weights"])
     except (ValueError, RuntimeError) as error:

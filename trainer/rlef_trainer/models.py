@@ -14,6 +14,7 @@ import copy
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -202,6 +203,27 @@ class RLEFModels:
         peft_model.set_adapter(POLICY_ADAPTER)
         peft_model.delete_adapter(VALUE_ADAPTER)
         return unfuse_lora_mlps(peft_model.merge_and_unload()).eval()
+
+
+def model_folder_problem(model: str) -> str | None:
+    """What is wrong with `model` as a folder ("does not exist", "holds no config.json"), or None.
+
+    "name" or "namespace/name" that is not a folder may be a Hub id, which only loading can tell; anything else
+    (absolute, starting with "." or "~", or with more than one "/") can only be a folder.
+    """
+    folder = Path(model).expanduser()
+    looks_like_folder = folder.is_absolute() or model.startswith((".", "~")) or model.count("/") > 1
+    if looks_like_folder and not folder.is_dir():
+        return "does not exist"
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        return "holds no config.json"
+    return None
+
+
+def model_load_problem(model: str, error: BaseException) -> str:
+    """One line saying why `model` (a folder or a Hub id) did not load, for a command's error message."""
+    where = "" if Path(model).expanduser().is_dir() else f" (not a folder in {Path.cwd()}, so a Hub id)"
+    return f"cannot load the model {model!r}{where}: " + " ".join(str(error).split())
 
 
 def load_models(config: RLEFConfig, *, policy: PreTrainedModel | None = None) -> RLEFModels:

@@ -21,7 +21,7 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
     from rlef_trainer.env_client import EnvClient, EnvServiceError
     from rlef_trainer.env_service import EnvService, start_env_service
     from rlef_trainer.evaluation import evaluate, evaluation_subset, evaluation_summary
-    from rlef_trainer.models import load_models
+    from rlef_trainer.models import load_models, model_folder_problem, model_load_problem
     from rlef_trainer.progress import MetricsStream, Progress
     from rlef_trainer.task_source import TaskOrder, evaluation_tasks, resolve_tasks
     from rlef_trainer.train import TrainState, train
@@ -36,6 +36,10 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             "rlef-train train: the config must name `model` and `tasks` (built-in sets or a JSONL file of tasks)",
             file=sys.stderr,
         )
+        return 2
+    problem = model_folder_problem(config.model)
+    if problem:
+        print(f"rlef-train train: the model folder {config.model} {problem}", file=sys.stderr)
         return 2
     found = latest_checkpoint(config.out_dir) if resume else None
     if found is not None:
@@ -77,7 +81,12 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             # Fresh LoRA adapters are drawn from torch's global RNG: seed it so that every start of a run,
             # and a run restarted from scratch, begins from the same weights.
             torch.manual_seed(config.seed)
-            models = load_models(config)
+            _log(f"loading the model {config.model} ({config.mode} mode)")
+            try:  # a Hub id downloads here, into the Hugging Face cache (HF_HOME, HF_ENDPOINT, HF_TOKEN apply)
+                models = load_models(config)
+            except (OSError, ValueError) as error:
+                print(f"rlef-train train: {model_load_problem(config.model, error)}", file=sys.stderr)
+                return 2
 
             progress: Progress | None = None
 

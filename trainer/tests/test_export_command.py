@@ -288,7 +288,7 @@ def _remove_checkpoints(run_dir: Path) -> None:
         (_damage_newest_state, "damaged (sha256"),  # and names the older one to export instead
         (_set_config(model="/nonexistent/base-model"), "base model folder /nonexistent/base-model named in"),
         (_base_is_an_empty_folder, "not-a-model named in"),
-        (_base_is_no_model, "cannot load the base model"),
+        (_base_is_no_model, "cannot load the model"),
     ],
     ids=[
         "missing-run",
