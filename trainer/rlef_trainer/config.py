@@ -147,6 +147,8 @@ class RLEFConfig:
             problems.append("temperature must be positive")
         if not 0 < self.top_p <= 1:
             problems.append("top_p must be in (0, 1]")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            problems.append(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         if self.rollout_engine not in ("auto", "static", "generate"):
             problems.append(f"rollout_engine must be 'auto', 'static' or 'generate', got {self.rollout_engine!r}")
         for name in ("lr", "lora_lr", "clip_eps", "value_clip", "kl_beta", "weight_decay", "max_grad_norm"):

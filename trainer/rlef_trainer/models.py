@@ -39,6 +39,21 @@ def resolve_device(config: RLEFConfig) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def device_problem(config: RLEFConfig) -> str | None:
+    """Why `config.device` cannot be used on this machine, or None (auto always can)."""
+    if config.device == "auto":
+        return None
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"device {config.device}: this torch ({torch.__version__}) finds no CUDA GPU (use 'auto' or 'cpu')"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return f"device {config.device}: there are {torch.cuda.device_count()} CUDA GPU(s), numbered from 0"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return f"device {config.device}: this torch ({torch.__version__}) has no MPS device (use 'auto' or 'cpu')"
+    return None
+
+
 def resolve_dtype(config: RLEFConfig, device: torch.device) -> torch.dtype:
     if config.dtype == "float32":
         return torch.float32
@@ -297,6 +312,10 @@ def build_models(config: RLEFConfig, tokenizer: Any, *, policy: PreTrainedModel 
     return models
 
 
+class LoraTargetError(ValueError):
+    """`lora_targets` names a layer the model does not have: a config error, not a model that failed to load."""
+
+
 def lora_target_modules(base: nn.Module, config: RLEFConfig) -> str | list[str]:
     """peft's `target_modules` for `config.lora_targets`, each name checked against the model's linear layers.
 
@@ -313,7 +332,7 @@ def lora_target_modules(base: nn.Module, config: RLEFConfig) -> str | list[str]:
     )
     unknown = [name for name in names if name not in linear]
     if unknown:
-        raise ValueError(
+        raise LoraTargetError(
             f"lora_targets names {', '.join(unknown)}, which this model has no linear layer of; "
             f"its linear layers: {', '.join(linear)} (or 'all-linear')"
         )

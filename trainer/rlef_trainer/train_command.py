@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from rlef_trainer.config import load_config
@@ -14,14 +15,41 @@ def _log(line: str) -> None:
     print(f"rlef-train train: {line}", file=sys.stderr, flush=True)
 
 
+def out_dir_problem(out_dir: str) -> str | None:
+    """Why the run folder `out_dir` cannot be created or written, or None. Tried by making (and removing) an empty
+    folder where the run's would go, since permission bits do not tell for root or a read-only mount."""
+    path = Path(out_dir).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        return f"out_dir {out_dir} exists and is not a folder"
+    where = path
+    while not where.exists():
+        where = where.parent
+    if not where.is_dir():
+        return f"out_dir {out_dir} cannot be created: {where} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".rlef-write-check-", dir=where))
+    except OSError as error:
+        if where == path:
+            return f"out_dir {out_dir} is not writable: {error.strerror}"
+        return f"out_dir {out_dir} cannot be created in {where}: {error.strerror}"
+    return None
+
+
 def run_train_command(config_path: Path | None, overrides: list[str], *, resume: bool) -> int:
     import torch
+    from websockets.exceptions import WebSocketException
 
     from rlef_trainer.checkpoint import CheckpointError, latest_checkpoint, read_checkpoint_meta
     from rlef_trainer.env_client import EnvClient, EnvServiceError
     from rlef_trainer.env_service import EnvService, start_env_service
     from rlef_trainer.evaluation import evaluate, evaluation_subset, evaluation_summary
-    from rlef_trainer.models import load_models, model_folder_problem, model_load_problem
+    from rlef_trainer.models import (
+        LoraTargetError,
+        device_problem,
+        load_models,
+        model_folder_problem,
+        model_load_problem,
+    )
     from rlef_trainer.progress import MetricsStream, Progress
     from rlef_trainer.task_source import TaskOrder, evaluation_tasks, resolve_tasks
     from rlef_trainer.train import TrainState, train
@@ -40,6 +68,10 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
     problem = model_folder_problem(config.model)
     if problem:
         print(f"rlef-train train: the model folder {config.model} {problem}", file=sys.stderr)
+        return 2
+    problem = device_problem(config) or out_dir_problem(config.out_dir)
+    if problem:
+        print(f"rlef-train train: {problem}", file=sys.stderr)
         return 2
     found = latest_checkpoint(config.out_dir) if resume else None
     if found is not None:
@@ -62,7 +94,12 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
         if not url:
             service = start_env_service(workers=config.env_workers or None)
             url, token = service.url, service.token
-        with EnvClient(url, token) as env:
+        try:
+            client = EnvClient(url, token)
+        except (OSError, TimeoutError, EnvServiceError, WebSocketException) as error:
+            print(f"rlef-train train: cannot reach the environment service at {url}: {error}", file=sys.stderr)
+            return 2
+        with client as env:
             try:  # the sets' licences come from the service: the one place that knows the sets
                 split = resolve_tasks(env, config.tasks, config.valid_fraction)
                 eval_sets = evaluation_tasks(env, config.eval_sets)
@@ -84,6 +121,9 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             _log(f"loading the model {config.model} ({config.mode} mode)")
             try:  # a Hub id downloads here, into the Hugging Face cache (HF_HOME, HF_ENDPOINT, HF_TOKEN apply)
                 models = load_models(config)
+            except LoraTargetError as error:
+                print(f"rlef-train train: {error}", file=sys.stderr)
+                return 2
             except (OSError, ValueError) as error:
                 print(f"rlef-train train: {model_load_problem(config.model, error)}", file=sys.stderr)
                 return 2
