@@ -79,8 +79,18 @@ class MetricsStream:
         self._server = serve(self._handle, "127.0.0.1", port)
         self.port: int = self._server.socket.getsockname()[1]
         self.url = f"ws://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-stream", daemon=True)
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name="metrics-stream", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._server.serve_forever()
+        except OSError:
+            # closed before it started listening (a run refused right after the stream opened): websockets
+            # then reads the closed socket's name for its log line
+            if not self._closing:
+                raise
 
     def _handle(self, connection: Any) -> None:
         outbox: queue.Queue[Any] = queue.Queue()
@@ -131,6 +141,7 @@ class MetricsStream:
         self._publish({"type": "done"})
 
     def close(self) -> None:
+        self._closing = True
         with self._lock:  # a client waiting for its next message ends now
             for outbox in self._clients:
                 outbox.put(_CLOSE)

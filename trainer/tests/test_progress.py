@@ -99,6 +99,13 @@ def test_a_port_in_use_is_a_clear_error() -> None:
         stream.close()
 
 
+def test_a_stream_closed_as_soon_as_it_opens_ends_quietly() -> None:
+    # A run refused right after its stream opened closes it at once; its server thread must not die with
+    # websockets' "Bad file descriptor" (an unhandled thread exception fails the test, pyproject.toml).
+    for _ in range(40):
+        MetricsStream(0, out_dir="runs/x", iterations=1).close()
+
+
 def test_metric_lines_are_strict_json_with_nan_and_infinity_as_null_at_any_depth() -> None:
     from rlef_trainer.train import metrics_line
 
