@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from rlef_trainer.config import load_config
@@ -35,7 +37,51 @@ def out_dir_problem(out_dir: str) -> str | None:
     return None
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the run is, so that it stops as Ctrl-C does: the service and the stream closed."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise _Terminated()
+
+
 def run_train_command(config_path: Path | None, overrides: list[str], *, resume: bool) -> int:
+    """Runs `rlef-train train`; Ctrl-C (exit 130) or SIGTERM (143) stop it with one line saying what resumes."""
+    seen: dict[str, object] = {}
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _train_command(config_path, overrides, resume=resume, seen=seen)
+    except (KeyboardInterrupt, _Terminated) as stop:
+        code = 130 if isinstance(stop, KeyboardInterrupt) else 143
+        how = "interrupted" if code == 130 else "terminated"
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # after the progress line that redraws in place
+        print(f"rlef-train train: {how}{_resume_note(seen, config_path)}", file=sys.stderr, flush=True)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _resume_note(seen: dict[str, object], config_path: Path | None) -> str:
+    """Where the stop left the run: its last iteration and the checkpoint a restart resumes from."""
+    from rlef_trainer.checkpoint import CHECKPOINT_NAME, latest_checkpoint
+
+    out_dir = seen.get("out_dir")
+    if not isinstance(out_dir, str):
+        return " before the run started"
+    at = f" after iteration {seen['iteration']}" if "iteration" in seen else " before the first iteration ended"
+    found = latest_checkpoint(out_dir)
+    command = f"rlef-train train --config {config_path}" if config_path else "the same command"
+    if found is None:
+        return f"{at}; {out_dir} has no complete checkpoint yet, so {command} starts the run over"
+    match = CHECKPOINT_NAME.match(found.name)
+    iteration = int(match.group(1)) if match else "?"
+    return f"{at}; {command} resumes from {found} (iteration {iteration})"
+
+
+def _train_command(config_path: Path | None, overrides: list[str], *, resume: bool, seen: dict[str, object]) -> int:
     import torch
     from websockets.exceptions import WebSocketException
 
@@ -65,6 +111,7 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
             file=sys.stderr,
         )
         return 2
+    seen["out_dir"] = config.out_dir
     problem = model_folder_problem(config.model)
     if problem:
         print(f"rlef-train train: the model folder {config.model} {problem}", file=sys.stderr)
@@ -137,6 +184,7 @@ def run_train_command(config_path: Path | None, overrides: list[str], *, resume:
                     stream.history(state.history, state.evaluations)
 
             def report(i: int, metrics: dict[str, float], _rollouts: object) -> None:
+                seen["iteration"] = i
                 print(json.dumps({k: round(v, 5) for k, v in metrics.items()}), flush=True)
                 if stream is not None:
                     stream.iteration(metrics)

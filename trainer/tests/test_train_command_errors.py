@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,71 @@ def test_lora_targets_the_model_lacks_name_the_layers_it_has(tmp_path: Path, tin
         "down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj (or 'all-linear')"
     )
     assert not out.exists()
+
+
+def test_ctrl_c_and_sigterm_stop_with_one_line_and_the_same_command_resumes(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps(secret_task(i, s)) + "\n" for i, s in enumerate(SECRET_VALUES[:4])))
+    out = tmp_path / "run"
+    config = tmp_path / "config.json"
+    settings = {
+        "model": str(tiny_model_dir),
+        "tasks": str(tasks),
+        "out_dir": str(out),
+        "device": "cpu",
+        "dtype": "float32",
+        "rollouts_per_iteration": 4,
+        "minibatch_size": 4,
+        "generation_batch_size": 4,
+        "max_turns": 2,
+        "max_new_tokens": 8,
+        "iterations": 30,
+        "checkpoint_every": 2,
+        "env_workers": 1,
+        "valid_fraction": 0.0,
+    }
+    config.write_text(json.dumps(settings))
+    command = [sys.executable, "-m", "rlef_trainer.cli", "train", "--config", str(config)]
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_OFFLINE": "1"}
+
+    def iterations_done() -> list[int]:
+        metrics = out / "metrics.jsonl"
+        lines = metrics.read_text().splitlines() if metrics.exists() else []
+        return [int(json.loads(line)["iteration"]) for line in lines if line.endswith("}")]
+
+    def stop_after(iteration: int, sig: signal.Signals) -> str:
+        # SIGINT as a terminal's Ctrl-C delivers it (a shell's background job would have it ignored)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 120
+        while (len(iterations_done()) < iteration) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == (130 if sig == signal.SIGINT else 143), stderr[-3000:]
+        assert "Traceback" not in stderr, stderr[-3000:]
+        return stderr.strip().splitlines()[-1]
+
+    said = stop_after(5, signal.SIGINT)
+    checkpoint = max(out.glob("checkpoint-*"))
+    assert said == (
+        f"rlef-train train: interrupted after iteration {iterations_done()[-1]}; rlef-train train --config {config} "
+        f"resumes from {checkpoint} (iteration {int(checkpoint.name.split('-')[1])})"
+    )
+    first_stop = iterations_done()[-1]
+    said = stop_after(first_stop + 4, signal.SIGTERM)
+    assert said.startswith(f"rlef-train train: terminated after iteration {iterations_done()[-1]}; ")
+    # the service the trainer started is gone with it (it exits with its stdin, the trainer's pipe)
+    finished = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "resuming from" in finished.stderr
+    assert iterations_done() == list(range(1, 31)), "each iteration once: the resumed run drops what came after"
