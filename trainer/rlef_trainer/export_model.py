@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlef_trainer import __version__
+from rlef_trainer.writable import folder_problem
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -197,6 +198,9 @@ def export_run(
     from rlef_trainer.models import load_models, model_load_problem
 
     _refuse_existing(out, force)
+    unwritable = folder_problem(out.parent)
+    if unwritable:
+        raise ExportError(f"cannot write {out}: its folder {out.parent} {unwritable}")
     config = read_run_config(run_dir)
     folder = find_checkpoint(run_dir, checkpoint)
     log(f"verifying {folder}")
@@ -260,6 +264,9 @@ def run_export_command(run_dir: Path, out: Path, *, checkpoint: Path | None, par
     except ExportError as error:
         print(f"rlef-train export: {error}", file=sys.stderr)
         return 1 if isinstance(error, ParityError) else 2
+    except KeyboardInterrupt:
+        print(f"rlef-train export: interrupted; {out} is untouched", file=sys.stderr)
+        return 130
     check = info["parity"]
     parity_text = (
         "parity not checked"

@@ -6,35 +6,15 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 from rlef_trainer.config import load_config
+from rlef_trainer.writable import folder_problem
 
 
 def _log(line: str) -> None:
     print(f"rlef-train train: {line}", file=sys.stderr, flush=True)
-
-
-def out_dir_problem(out_dir: str) -> str | None:
-    """Why the run folder `out_dir` cannot be created or written, or None. Tried by making (and removing) an empty
-    folder where the run's would go, since permission bits do not tell for root or a read-only mount."""
-    path = Path(out_dir).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        return f"out_dir {out_dir} exists and is not a folder"
-    where = path
-    while not where.exists():
-        where = where.parent
-    if not where.is_dir():
-        return f"out_dir {out_dir} cannot be created: {where} is not a folder"
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".rlef-write-check-", dir=where))
-    except OSError as error:
-        if where == path:
-            return f"out_dir {out_dir} is not writable: {error.strerror}"
-        return f"out_dir {out_dir} cannot be created in {where}: {error.strerror}"
-    return None
 
 
 class _Terminated(BaseException):
@@ -116,7 +96,9 @@ def _train_command(config_path: Path | None, overrides: list[str], *, resume: bo
     if problem:
         print(f"rlef-train train: the model folder {config.model} {problem}", file=sys.stderr)
         return 2
-    problem = device_problem(config) or out_dir_problem(config.out_dir)
+    problem = device_problem(config)
+    if not problem and (unwritable := folder_problem(config.out_dir)):
+        problem = f"out_dir {config.out_dir} {unwritable}"
     if problem:
         print(f"rlef-train train: {problem}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -326,3 +327,23 @@ def test_a_missing_named_checkpoint_lists_the_complete_ones(
     assert export(lora_run.dir, tmp_path / "model", "--checkpoint", "checkpoint-00000099") == 2
     error = capsys.readouterr().err
     assert "checkpoint-00000099 does not exist" in error and lora_run.checkpoint(ITERATIONS[0]).name in error
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_export_starts(
+    lora_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    assert export(lora_run.dir, blocker / "model") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    says = f"cannot write {blocker / 'model'}: its folder {blocker} exists and is not a folder"
+    assert error == [f"rlef-train export: {says}"]
+    # root writes through mode bits, so a folder no one can create one in: /proc
+    locked = Path("/proc") if os.geteuid() == 0 else tmp_path / "locked"
+    if locked != Path("/proc"):
+        locked.mkdir(mode=0o555)
+    assert export(lora_run.dir, locked / "model") == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1, error
+    assert error[0].startswith(f"rlef-train export: cannot write {locked / 'model'}: its folder {locked} "), error
+    assert blocker.read_text() == "keep me"
