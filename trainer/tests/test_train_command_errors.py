@@ -169,3 +169,27 @@ def test_ctrl_c_and_sigterm_stop_with_one_line_and_the_same_command_resumes(
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "resuming from" in finished.stderr
     assert iterations_done() == list(range(1, 31)), "each iteration once: the resumed run drops what came after"
+
+
+def test_the_stop_line_says_what_a_restart_does_at_every_stage(tmp_path: Path) -> None:
+    from rlef_trainer.train_command import _resume_note
+
+    config = tmp_path / "run.toml"
+    assert _resume_note({}, config) == " before the run started"
+    out = tmp_path / "run"
+    seen: dict[str, object] = {"out_dir": str(out)}
+    assert _resume_note(seen, config) == (
+        f" before the first iteration ended; {out} has no complete checkpoint yet, so "
+        f"rlef-train train --config {config} starts the run over"
+    )
+    seen["iteration"] = 7
+    (out / ".checkpoint-00000006.tmp-123").mkdir(parents=True)  # an interrupted write does not count
+    assert _resume_note(seen, None).endswith("has no complete checkpoint yet, so the same command starts the run over")
+    for name in ("checkpoint-00000004", "checkpoint-00000006"):
+        (out / name).mkdir()
+        (out / name / "trainer_state.pt").write_bytes(b"")
+        (out / name / "meta.json").write_text("{}")
+    assert _resume_note(seen, config) == (
+        f" after iteration 7; rlef-train train --config {config} resumes from {out / 'checkpoint-00000006'}"
+        " (iteration 6)"
+    )
