@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import torch
 from rlef_trainer.config import RLEFConfig
 from rlef_trainer.env_client import EnvClient
 from rlef_trainer.rollout import EpisodeRequest, collect_rollouts
+from rlef_trainer.writable import folder_problem
 
 SECRET_VALUES = tuple("BCDFGHJKLMNPQRSTVWXZ")
 TOY_SET = "toy-secret"
@@ -917,6 +919,20 @@ def run_toy_command(
         "instruction_steps": instruction_steps,
         "threads": threads,
     }
+    least = {"iterations": 1, "eval_episodes": 1, "sft_steps": 0, "copy_steps": 0, "instruction_steps": 0, "threads": 1}
+    problems = [
+        f"--{name.replace('_', '-')} must be at least {least[name]}, got {value}"
+        for name, value in given.items()
+        if value is not None and value < least[name]
+    ]
+    if not 0 <= seed < 2**32:
+        problems.append(f"--seed must be in [0, 2^32), got {seed}")
+    unwritable = folder_problem(out)
+    if unwritable:
+        problems.append(f"--out {out} {unwritable}")
+    if problems:
+        print("rlef-train toy: " + "; ".join(problems), file=sys.stderr)
+        return 2
     kwargs = {name: value for name, value in given.items() if value is not None}
     results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)
     return 0 if all(results["findings"].values()) else 1

@@ -193,3 +193,29 @@ def test_the_stop_line_says_what_a_restart_does_at_every_stage(tmp_path: Path) -
         f" after iteration 7; rlef-train train --config {config} resumes from {out / 'checkpoint-00000006'}"
         " (iteration 6)"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--iterations", "0"], "--iterations must be at least 1, got 0"),
+        (["--eval-episodes", "-1", "--threads", "0"], "--eval-episodes must be at least 1, got -1; --threads must"),
+        (["--sft-steps", "-5"], "--sft-steps must be at least 0, got -5"),
+        (["--seed", "-1"], "--seed must be in [0, 2^32), got -1"),
+    ],
+    ids=["iterations", "episodes-and-threads", "sft-steps", "seed"],
+)
+def test_rlef_train_toy_refuses_impossible_settings_before_it_writes_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    from rlef_trainer.cli import main
+
+    out = tmp_path / "toy"
+    assert main(["toy", "--out", str(out), *args]) == 2
+    assert capsys.readouterr().err.startswith(f"rlef-train toy: {says}")
+    assert not out.exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["toy", "--out", str(blocker / "toy")]) == 2
+    said = capsys.readouterr().err
+    assert said == f"rlef-train toy: --out {blocker / 'toy'} cannot be created: {blocker} is not a folder\n"
