@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rlef_trainer.toy import SECRET_VALUES, secret_task
+from .conftest import tiny_run_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HUB_REPO = "rlef-test/tiny-coder"
@@ -41,11 +41,6 @@ def hub(tiny_model_dir: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def _tasks(path: Path) -> Path:
-    path.write_text("".join(json.dumps(secret_task(i, s)) + "\n" for i, s in enumerate(SECRET_VALUES[:4])))
-    return path
-
-
 def _run(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rlef_trainer.cli", *args],
@@ -58,27 +53,7 @@ def _run(args: list[str], env: dict[str, str], timeout: float = 300) -> subproce
 
 
 def _config(tmp_path: Path, model: str, out: Path) -> Path:
-    config = tmp_path / f"{out.name}.json"
-    settings = {
-        "model": model,
-        "tasks": str(_tasks(tmp_path / "tasks.jsonl")),
-        "out_dir": str(out),
-        "mode": "lora",
-        "lora_rank": 4,
-        "device": "cpu",
-        "dtype": "float32",
-        "rollouts_per_iteration": 4,
-        "minibatch_size": 4,
-        "generation_batch_size": 4,
-        "max_turns": 2,
-        "max_new_tokens": 8,
-        "iterations": 1,
-        "checkpoint_every": 1,
-        "env_workers": 1,
-        "valid_fraction": 0.0,
-    }
-    config.write_text(json.dumps(settings))
-    return config
+    return tiny_run_config(tmp_path, model, out_dir=str(out), mode="lora", lora_rank=4, checkpoint_every=1)
 
 
 def test_a_hub_id_is_downloaded_trained_and_exported_from_the_cache(

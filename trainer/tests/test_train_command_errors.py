@@ -15,18 +15,15 @@ from pathlib import Path
 import pytest
 
 from rlef_trainer.env_service import start_env_service
-from rlef_trainer.toy import SECRET_VALUES, secret_task
+
+from .conftest import tiny_run_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _train(tmp_path: Path, model: Path, **settings: object) -> tuple[subprocess.CompletedProcess[str], Path]:
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps(secret_task(i, s)) + "\n" for i, s in enumerate(SECRET_VALUES[:4])))
     out = Path(str(settings.pop("out_dir", tmp_path / "run")))
-    config = tmp_path / "config.json"
-    base = {"model": str(model), "tasks": str(tasks), "out_dir": str(out), "device": "cpu", "iterations": 1}
-    config.write_text(json.dumps({**base, **settings}))
+    config = tiny_run_config(tmp_path, model, out_dir=str(out), **settings)
     done = subprocess.run(
         [sys.executable, "-m", "rlef_trainer.cli", "train", "--config", str(config)],
         capture_output=True,
@@ -106,27 +103,8 @@ def test_lora_targets_the_model_lacks_name_the_layers_it_has(tmp_path: Path, tin
 def test_ctrl_c_and_sigterm_stop_with_one_line_and_the_same_command_resumes(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps(secret_task(i, s)) + "\n" for i, s in enumerate(SECRET_VALUES[:4])))
     out = tmp_path / "run"
-    config = tmp_path / "config.json"
-    settings = {
-        "model": str(tiny_model_dir),
-        "tasks": str(tasks),
-        "out_dir": str(out),
-        "device": "cpu",
-        "dtype": "float32",
-        "rollouts_per_iteration": 4,
-        "minibatch_size": 4,
-        "generation_batch_size": 4,
-        "max_turns": 2,
-        "max_new_tokens": 8,
-        "iterations": 30,
-        "checkpoint_every": 2,
-        "env_workers": 1,
-        "valid_fraction": 0.0,
-    }
-    config.write_text(json.dumps(settings))
+    config = tiny_run_config(tmp_path, tiny_model_dir, iterations=30, checkpoint_every=2)
     command = [sys.executable, "-m", "rlef_trainer.cli", "train", "--config", str(config)]
     env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_OFFLINE": "1"}
 
