@@ -124,12 +124,11 @@ async function legend(frame: Frame, title: string): Promise<string[]> {
   return (await figure.locator(".legend-item").allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
 }
 
-/** What the dashboard's legend shows for a value (media/dashboard-plot.js formatNumber: 3 significant digits). */
-function shown(v: number): string {
-  const r = Number(v.toPrecision(3));
-  const a = Math.abs(r);
-  return r !== 0 && (a >= 1e5 || a < 1e-3) ? r.toExponential().replace("e+", "e") : String(r);
-}
+/** What the dashboard's legend shows for a value: media/dashboard-plot.js's own formatNumber, loaded as the
+ * webview loads it (a plain script that sets globalThis.RLEFDashboardPlot). */
+const plotScript: { RLEFDashboardPlot?: { formatNumber(v: number): string } } = {};
+new Function("globalThis", readFileSync(join(ROOT, "media", "dashboard-plot.js"), "utf8"))(plotScript);
+const shown = (v: number): string => plotScript.RLEFDashboardPlot!.formatNumber(v);
 
 test("Open Training Dashboard follows a real rlef-train run's live stream, then shows the finished run from its folder", async () => {
   const s = await openSession({ fixture: "problem", trust: true });
