@@ -3,8 +3,17 @@
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, type LanguageClient } from "vscode-languageclient/node";
-import { AgentEventMethod, ServerCommands, SetApiKeyMethod, type AgentEventNotification, type AgentRunReply, type InstalledModelInfo } from "../server/lsp/protocol";
-import { acceptProposal, showDiff, type PendingProposal, type ProposalDocuments } from "./review";
+import {
+  AgentEventMethod,
+  ReviewDecisionMethod,
+  ServerCommands,
+  SetApiKeyMethod,
+  type AgentEventNotification,
+  type AgentRunReply,
+  type InstalledModelInfo,
+  type ReviewDecisionParams,
+} from "../server/lsp/protocol";
+import { acceptProposal, closeDiff, diffTabs, isDiffOf, proposalRunId, showDiff, type PendingProposal, type ProposalDocuments } from "./review";
 import type { StatusBar } from "./status";
 import type { TranscriptPanel } from "./transcript";
 
@@ -34,6 +43,7 @@ const NO_SANDBOX = /needs explicit consent/;
 
 export function registerCommands(context: vscode.ExtensionContext, deps: Deps): void {
   const { client, log, status, transcript } = deps;
+  /** The proposal under review: the newest run's, until the user accepts or rejects it or closes its diff. */
   let pending: PendingProposal | null = null;
   let lastRequest: RunRequest | null = null;
   let lastRunId: string | null = null;
@@ -137,33 +147,76 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
       void vscode.window.showWarningMessage(`RLEF: ${reply.summary}; there is nothing to review.`, "Retry").then((c) => c && retry());
       return;
     }
-    pending = { runId: reply.runId, target: vscode.Uri.parse(reply.uri), originalText: reply.originalText, newText: reply.newText, summary: reply.summary };
-    await showDiff(deps.proposals, pending);
+    const proposal: PendingProposal = { runId: reply.runId, target: vscode.Uri.parse(reply.uri), originalText: reply.originalText, newText: reply.newText, summary: reply.summary };
+    // The new proposal replaces the one under review, which ends without a decision (none is recorded for it).
+    if (pending) {
+      const replaced = pending;
+      pending = null;
+      log.info(`the proposal of run ${replaced.runId} was replaced by a newer run's, undecided`);
+      await closeDiff(replaced.runId);
+    }
+    pending = proposal;
+    await showDiff(deps.proposals, proposal);
     const choice = await vscode.window.showInformationMessage(`RLEF: ${reply.summary}. Apply the proposed change?`, "Accept", "Reject", "Retry", "One More Round");
-    if (choice === "Accept") await accept();
-    else if (choice === "Reject") reject();
+    if (choice === "Accept") await accept(proposal.runId);
+    else if (choice === "Reject") await reject(proposal.runId);
     else if (choice === "Retry") await retry();
     else if (choice === "One More Round") await oneMoreRound();
   }
 
-  async function accept(): Promise<void> {
-    if (!pending) return void vscode.window.showInformationMessage("RLEF: there is no proposal to accept.");
-    const p = pending;
+  // Closing a proposal's diff ends its review without a decision.
+  context.subscriptions.push(
+    vscode.window.tabGroups.onDidChangeTabs((e) => {
+      const p = pending;
+      if (!p || !e.closed.some((tab) => isDiffOf(tab, p.runId)) || diffTabs(p.runId).length > 0) return;
+      pending = null;
+      log.info(`the proposal of run ${p.runId} was closed undecided`);
+    }),
+  );
+
+  /**
+   * The proposal an Accept or Reject means: the run a notification or a diff editor names (null: the one under
+   * review), when it is still under review; otherwise says why there is nothing to do.
+   */
+  function underReview(runId: string | null, verb: "accept" | "reject"): PendingProposal | null {
+    if (pending && (runId === null || runId === pending.runId)) return pending;
+    const why = runId === null ? "there is no proposal to" : "that proposal is no longer under review (a newer run replaced it, or its diff was closed), so there is nothing to";
+    void vscode.window.showInformationMessage(`RLEF: ${why} ${verb}.`);
+    return null;
+  }
+
+  /** Tells the server what the user did with a run's proposal; it records the decision when session logging is on. */
+  function sendDecision(p: PendingProposal, decision: ReviewDecisionParams["decision"]): void {
+    const params: ReviewDecisionParams = { runId: p.runId, decision };
+    client.sendNotification(ReviewDecisionMethod, params).catch((err: unknown) => log.warn(`the review decision of run ${p.runId} did not reach the server: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  async function accept(runId: string | null): Promise<void> {
+    const p = underReview(runId, "accept");
+    if (!p) return;
     pending = null;
     const result = await acceptProposal(p);
     if (result.applied) {
+      sendDecision(p, "accepted");
       log.info(`accepted the proposal for ${p.target.fsPath}`);
-      await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+      await closeDiff(p.runId);
       await vscode.window.showTextDocument(p.target);
     } else {
+      // Still under review (unless a newer run replaced it meanwhile): the user may restore the file and accept again, or reject.
+      if (pending === null && diffTabs(p.runId).length > 0) pending = p;
       void vscode.window.showErrorMessage(`RLEF: ${result.reason}`);
     }
   }
 
-  function reject(): void {
-    if (pending) log.info(`rejected the proposal for ${pending.target.fsPath}`);
+  async function reject(runId: string | null): Promise<void> {
+    // Reject on a diff no longer under review just closes it.
+    if (runId !== null && runId !== pending?.runId) return closeDiff(runId);
+    const p = underReview(runId, "reject");
+    if (!p) return;
     pending = null;
-    void vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+    sendDecision(p, "rejected");
+    log.info(`rejected the proposal for ${p.target.fsPath}`);
+    await closeDiff(p.runId);
   }
 
   async function retry(): Promise<void> {
@@ -210,8 +263,15 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     const reply = (await client.sendRequest(ExecuteCommandRequest.type, { command: ServerCommands.stop, arguments: [{}] })) as { stopped: number };
     void vscode.window.showInformationMessage(reply.stopped ? "RLEF: stopping the run." : "RLEF: nothing is running.");
   });
-  reg("rlef.acceptProposal", accept);
-  reg("rlef.rejectProposal", reject);
+  // From the diff's title bar the command gets the proposal's URI; from the palette, nothing: then the active
+  // diff's proposal, else the one under review.
+  const runIdOf = (uri: unknown) => {
+    if (uri instanceof vscode.Uri) return proposalRunId(uri);
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    return input instanceof vscode.TabInputTextDiff ? proposalRunId(input.modified) : null;
+  };
+  reg("rlef.acceptProposal", (uri?: unknown) => accept(runIdOf(uri)));
+  reg("rlef.rejectProposal", (uri?: unknown) => reject(runIdOf(uri)));
   reg("rlef.retry", retry);
   reg("rlef.oneMoreRound", oneMoreRound);
   reg("rlef.showTranscript", () => transcript.show(false));

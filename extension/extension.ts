@@ -6,6 +6,7 @@ import { SetApiKeyMethod } from "../server/lsp/protocol";
 import { API_KEY_SECRET, registerCommands } from "./commands";
 import { registerTrainingDashboard } from "./dashboard";
 import { ProposalDocuments } from "./review";
+import { registerSessionLog } from "./session-log";
 import { StatusBar } from "./status";
 import { TranscriptPanel } from "./transcript";
 
@@ -14,6 +15,11 @@ let client: LanguageClient | undefined;
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const log = vscode.window.createOutputChannel("RLEF", { log: true });
   context.subscriptions.push(log);
+
+  // Fires once the `rlef` settings have been sent to the server (at start and after each change), so what is
+  // asked of the server afterwards is answered with those settings.
+  const settingsSent = new vscode.EventEmitter<void>();
+  context.subscriptions.push(settingsSent);
 
   const serverModule = context.asAbsolutePath("dist/server.js");
   const serverOptions: ServerOptions = {
@@ -34,6 +40,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       modelCacheDir: vscode.Uri.joinPath(context.globalStorageUri, "models").fsPath,
     },
     outputChannel: log,
+    middleware: {
+      workspace: {
+        didChangeConfiguration: async (sections, next) => {
+          await next(sections);
+          settingsSent.fire();
+        },
+      },
+    },
   };
   client = new LanguageClient("rlef", "RLEF", serverOptions, clientOptions);
 
@@ -42,6 +56,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const transcript = new TranscriptPanel(context.extensionUri);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(ProposalDocuments.scheme, proposals), status, transcript);
   registerCommands(context, { client, log, proposals, status, transcript });
+  registerSessionLog(context, { client, log, status, onSettingsSent: settingsSent.event });
   registerTrainingDashboard(context);
 
   if (!vscode.workspace.isTrusted) {

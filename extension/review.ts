@@ -29,6 +29,27 @@ export class ProposalDocuments implements vscode.TextDocumentContentProvider {
   }
 }
 
+/** The run id of a proposal's virtual document (either side of its diff), or null for any other URI. */
+export function proposalRunId(uri: vscode.Uri): string | null {
+  if (uri.scheme !== ProposalDocuments.scheme) return null;
+  return /^(?:proposed|original)=(.+)$/.exec(uri.query)?.[1] ?? null;
+}
+
+/** Tabs showing the diff of run `runId`'s proposal. */
+export function diffTabs(runId: string): vscode.Tab[] {
+  return vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => isDiffOf(t, runId));
+}
+
+export function isDiffOf(tab: vscode.Tab, runId: string): boolean {
+  return tab.input instanceof vscode.TabInputTextDiff && proposalRunId(tab.input.modified) === runId;
+}
+
+/** Closes the diff of run `runId`'s proposal wherever it is open. */
+export async function closeDiff(runId: string): Promise<void> {
+  const tabs = diffTabs(runId);
+  if (tabs.length) await vscode.window.tabGroups.close(tabs);
+}
+
 export async function showDiff(docs: ProposalDocuments, p: PendingProposal): Promise<void> {
   const right = docs.put("proposed", p, p.newText);
   const left = p.originalText === null ? docs.put("original", p, "") : p.target;

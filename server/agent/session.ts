@@ -15,6 +15,7 @@ import { formatFeedback } from "../env/feedback";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "./agent";
 import { functionAt, languageOfFile, type FunctionRegion } from "./code-regions";
 import type { ServerSettings } from "../lsp/settings";
+import type { PolicyLoader } from "./policy-loader";
 
 export interface Proposal {
   /** Absolute path of the file the change is for. */
@@ -31,6 +32,8 @@ export interface AgentRunResult {
   summary: string;
   proposal: Proposal;
   trajectory: Trajectory;
+  /** The task the run played (what the session log records). */
+  task: Task;
   /** Fix Until Tests Pass: the function that was rewritten (absent: the whole file). */
   region?: FunctionRegion;
 }
@@ -48,7 +51,7 @@ export interface RunControls {
   testCommand?: string[];
 }
 
-export type PolicyLoader = (settings: ServerSettings) => Promise<Policy>;
+export type { PolicyLoader };
 
 /** What "one more round" needs of a finished run: its task, its conversation, and how code becomes a proposal. */
 interface FinishedRun {
@@ -68,11 +71,15 @@ export class AgentSession {
   private sandboxPromise: Promise<Sandbox> | null = null;
   private sandboxConsent = false;
   private policyPromise: Promise<Policy> | null = null;
+  /** The model files the loaded policy came from (PolicyLoader.fingerprint), to notice a new model in place. */
+  private policyStamp: string | null = null;
   private readonly finished = new Map<string, FinishedRun>();
 
   constructor(
     private settings: ServerSettings,
     private readonly loadPolicy: PolicyLoader,
+    /** Called when a changed model folder makes the session load the policy again. */
+    private readonly onModelChanged?: () => void,
   ) {}
 
   updateSettings(settings: ServerSettings): void {
@@ -95,8 +102,18 @@ export class AgentSession {
     if (old) await (await old.catch(() => null))?.dispose();
   }
 
+  /**
+   * The policy, loaded on first use. When the model folder's files changed since it was loaded (a newly trained
+   * model exported into place), the old one is released and the new one loaded: runs already going keep theirs.
+   */
   async policy(): Promise<Policy> {
+    const stamp = this.loadPolicy.fingerprint?.(this.settings) ?? null;
+    if (this.policyPromise && stamp !== this.policyStamp) {
+      this.onModelChanged?.();
+      void this.dropPolicy();
+    }
     if (!this.policyPromise) {
+      this.policyStamp = stamp;
       this.policyPromise = this.loadPolicy(this.settings);
       this.policyPromise.catch(() => (this.policyPromise = null));
     }
@@ -136,7 +153,7 @@ export class AgentSession {
     const propose = (code: string): Proposal => ({ file: solutionFile, originalText, newText: code ? ensureNewline(code) : null });
     const trajectory = await this.play(task, controls, undefined);
     this.remember(runId, { task, trajectory, propose });
-    return result(trajectory, propose(trajectory.final?.code || lastCode(trajectory)));
+    return result(task, trajectory, propose(trajectory.final?.code || lastCode(trajectory)));
   }
 
   /**
@@ -168,7 +185,7 @@ export class AgentSession {
     const propose = (code: string): Proposal => ({ file, originalText, newText: code ? applyCandidate(originalText, code, target) : null });
     const trajectory = await this.play(task, controls, targetSource);
     this.remember(runId, { task, trajectory, propose, region: region ?? undefined });
-    const outcome = result(trajectory, propose(trajectory.final?.code || lastCode(trajectory)));
+    const outcome = result(task, trajectory, propose(trajectory.final?.code || lastCode(trajectory)));
     if (region) outcome.region = region;
     return outcome;
   }
@@ -193,7 +210,7 @@ export class AgentSession {
     const conversation = [...last.prompt, { role: "assistant" as const, content: last.response }, { role: "user" as const, content }];
     const trajectory = await this.play(previous.task, { ...controls, attempts: controls.attempts ?? 1 }, undefined, conversation);
     this.remember(runId, { ...previous, trajectory });
-    const outcome = result(trajectory, previous.propose(trajectory.final?.code || lastCode(trajectory)));
+    const outcome = result(previous.task, trajectory, previous.propose(trajectory.final?.code || lastCode(trajectory)));
     if (previous.region) outcome.region = previous.region;
     return outcome;
   }
@@ -237,7 +254,7 @@ function ensureNewline(text: string): string {
   return text.endsWith("\n") ? text : text + "\n";
 }
 
-function result(trajectory: Trajectory, proposal: Proposal): AgentRunResult {
+function result(task: Task, trajectory: Trajectory, proposal: Proposal): AgentRunResult {
   const turns = trajectory.turns.length;
   const summary =
     trajectory.outcome === "cancelled"
@@ -247,5 +264,5 @@ function result(trajectory: Trajectory, proposal: Proposal): AgentRunResult {
         : trajectory.outcome === "solved"
           ? `all tests pass after ${turns} attempt(s)`
           : `tests still failing after ${turns} attempt(s)`;
-  return { outcome: trajectory.outcome, summary, proposal, trajectory };
+  return { outcome: trajectory.outcome, summary, proposal, trajectory, task };
 }

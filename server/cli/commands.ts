@@ -4,6 +4,7 @@ import { evalCommand } from "./commands/eval";
 import { modelsCommand } from "./commands/models";
 import { runTestsCommand } from "./commands/run-tests";
 import { serveCommand } from "./commands/serve";
+import { sessionsCommand } from "./commands/sessions";
 import { solveCommand } from "./commands/solve";
 import { verifyCommand } from "./commands/verify";
 
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   { name: "env", summary: "environment service: 'rlef env serve' (WebSocket)", run: (a) => runEnv(a) },
   { name: "serve", summary: "an OpenAI-compatible endpoint for a local ONNX model", run: (a) => serveCommand(a) },
   { name: "models", summary: "download, list, select and remove models", run: (a) => modelsCommand(a) },
+  { name: "sessions", summary: "what the opt-in session log holds; clear it", run: (a) => sessionsCommand(a) },
 ];
 
 async function runEnv(argv: string[]): Promise<number> {

@@ -19,6 +19,10 @@ export const ServerCommands = {
   downloadModel: "rlef.server.downloadModel",
   /** args: [] → InstalledModelInfo[]. Models in the model manager's cache. */
   listModels: "rlef.server.listModels",
+  /** args: [] → SessionLogStatus. Whether runs are logged, where, and what the log holds. */
+  sessionLogStatus: "rlef.server.sessionLogStatus",
+  /** args: [] → { deleted: number } (log files deleted). Deletes the session log's files. */
+  clearSessionLog: "rlef.server.clearSessionLog",
 } as const;
 
 /** Options every run command accepts besides its target. */
@@ -80,6 +84,30 @@ export const AgentEventMethod = "rlef/agentEvent";
 export const SetApiKeyMethod = "rlef/setApiKey";
 export interface SetApiKeyParams {
   apiKey: string | null;
+}
+
+/**
+ * Client → server notification: what the user did with a run's proposal in the diff review. Recorded in the
+ * session log when logging is on (rlef.sessionLog.enabled); ignored otherwise.
+ */
+export const ReviewDecisionMethod = "rlef/reviewDecision";
+export interface ReviewDecisionParams {
+  runId: string;
+  decision: "accepted" | "rejected";
+}
+
+export interface SessionLogStatus {
+  enabled: boolean;
+  /** The log folder (rlef.sessionLog.folder, or the default ~/.local/state/rlef/sessions). */
+  folder: string;
+  /** Session records in the log (all files). */
+  sessions: number;
+  /** Of those, how many the trainer may use. */
+  trainable: number;
+  reviews: { accepted: number; rejected: number };
+  bytes: number;
+  /** Lines that could not be read ("file:line: why"), the first 20. */
+  problems: string[];
 }
 
 export interface InstalledModelInfo {

@@ -26,8 +26,11 @@ import { AgentSession, type AgentRunResult } from "../agent/session";
 import {
   AgentEventMethod,
   LSP_PROTOCOL_VERSION,
+  ReviewDecisionMethod,
   ServerCommands,
   SetApiKeyMethod,
+  type ReviewDecisionParams,
+  type SessionLogStatus,
   type AgentRunReply,
   type InitializationOptions,
   type InstalledModelInfo,
@@ -41,6 +44,9 @@ import { downloadModel } from "../models/download-model";
 import { defaultModelCacheDir, hubSettingsFromEnv } from "../models/hub-settings";
 import { listModels, type InstalledModel } from "../models/model-cache";
 import type { OnnxVariant } from "../policy/onnx/model-folder";
+import { clearSessionLog, defaultSessionLogDir, readSessionLog, SessionLogError, SessionLogWriter, type SessionLogContents } from "../session-log/log";
+import type { SessionRecord } from "../session-log/record";
+import { expandHome } from "../session-log/folder";
 
 /** Client-side command the code lenses and code actions invoke (the VS Code extension wraps it with diff review). */
 const CLIENT_FIX_COMMAND = "rlef.fixUntilTestsPass";
@@ -54,6 +60,19 @@ export function startServer(connection: Connection, root: string): void {
   let workspaceFolders: string[] = [];
   let apiKey: string | undefined;
   let modelCacheDir: string | undefined;
+  let client = "LSP client";
+  let settings = parseSettings(undefined);
+  /** Runs this server started, by id, so a later review decision is logged only for a run that was logged. */
+  const logged = new Map<string, string>();
+
+  connection.onNotification(ReviewDecisionMethod, (params: ReviewDecisionParams) => {
+    const folder = typeof params?.runId === "string" ? logged.get(params.runId) : undefined;
+    if (!folder || (params.decision !== "accepted" && params.decision !== "rejected")) return;
+    // Only while logging is still on, into the folder the run went to.
+    if (!settings.sessionLog.enabled || sessionLogFolder() !== folder) return;
+    logged.delete(params.runId);
+    new SessionLogWriter(folder).writeReview(params.runId, params.decision).catch((err: Error) => connection.console.error(`session log: ${err.message}`));
+  });
 
   connection.onNotification(SetApiKeyMethod, (params: SetApiKeyParams) => {
     apiKey = typeof params?.apiKey === "string" && params.apiKey ? params.apiKey : undefined;
@@ -63,7 +82,9 @@ export function startServer(connection: Connection, root: string): void {
     const init = (params.initializationOptions ?? {}) as InitializationOptions;
     modelCacheDir = typeof init.modelCacheDir === "string" && init.modelCacheDir ? init.modelCacheDir : undefined;
     const loader = makePolicyLoader({ root, apiKey: () => apiKey, modelCacheDir: () => modelCacheDir, log: (line) => connection.console.log(line) });
-    session = new AgentSession(parseSettings(init.settings), loader);
+    settings = parseSettings(init.settings);
+    session = new AgentSession(settings, loader, () => connection.console.log("the model's files changed (a new export or download): loading the new model for this run"));
+    if (params.clientInfo?.name) client = params.clientInfo.version ? `${params.clientInfo.name} ${params.clientInfo.version}` : params.clientInfo.name;
     workspaceFolders = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
     if (workspaceFolders.length === 0 && params.rootUri) workspaceFolders = [fileURLToPath(params.rootUri)];
     return {
@@ -81,9 +102,15 @@ export function startServer(connection: Connection, root: string): void {
     const raw = (change.settings as { rlef?: unknown } | null)?.rlef;
     if (raw === undefined || !session) return;
     try {
-      session.updateSettings(parseSettings(raw));
+      settings = parseSettings(raw);
+      session.updateSettings(settings);
     } catch (err) {
-      connection.window.showErrorMessage(`RLEF: ${(err as Error).message}`);
+      // The previous settings stay. A client without window/showMessageRequest answers with an error: the
+      // message is in the server's log either way, and the server must not die of the rejection.
+      const message = `RLEF: ${(err as Error).message}`;
+      connection.console.error(message);
+      // (typed void, but it sends window/showMessageRequest and returns that request's promise)
+      Promise.resolve(connection.window.showErrorMessage(message) as unknown).catch(() => {});
     }
   });
 
@@ -127,6 +154,7 @@ export function startServer(connection: Connection, root: string): void {
         progress.begin("RLEF", undefined, "starting", true);
         try {
           const result = await startRun(session, params.command, arg, runId, controller.signal, progress);
+          await logRun(runId, params.command, arg, result);
           return toReply(runId, result);
         } finally {
           runs.delete(runId);
@@ -168,6 +196,13 @@ export function startServer(connection: Connection, root: string): void {
         } finally {
           progress.done();
         }
+      }
+      case ServerCommands.sessionLogStatus:
+        return sessionLogStatus();
+      case ServerCommands.clearSessionLog: {
+        const deleted = await clearSessionLog(sessionLogFolder());
+        logged.clear();
+        return { deleted };
       }
       case ServerCommands.status: {
         const status: ServerStatus = { version: LSP_PROTOCOL_VERSION, policy: null, isolation: null, runs: [...runs.keys()] };
@@ -234,6 +269,50 @@ export function startServer(connection: Connection, root: string): void {
     const result = await s.fixUntilTestsPass(root, file, typeof a.line === "number" ? a.line + 1 : null, { ...controls, testCommand }, runId);
     publishTestDiagnostics(a.uri, result);
     return result;
+  }
+
+  function sessionLogFolder(): string {
+    return settings.sessionLog.folder ? expandHome(settings.sessionLog.folder) : defaultSessionLogDir();
+  }
+
+  /**
+   * With rlef.sessionLog.enabled, appends the finished run to the session log. A run that made no attempt is
+   * not logged; a failure to log is reported in the server's log and never fails the run.
+   */
+  async function logRun(runId: string, command: string, arg: Record<string, unknown>, result: AgentRunResult): Promise<void> {
+    if (!settings.sessionLog.enabled || result.trajectory.turns.length === 0) return;
+    const continues = typeof arg.continueRunId === "string" && arg.continueRunId ? arg.continueRunId : undefined;
+    const kind: SessionRecord["command"] = continues ? "one-more-round" : command === ServerCommands.solveProblem ? "solve" : "fix";
+    const folder = sessionLogFolder();
+    const hint = typeof arg.hint === "string" && arg.hint.trim() ? arg.hint.trim() : undefined;
+    try {
+      await new SessionLogWriter(folder, { redaction: { secrets: apiKey ? [apiKey] : [] } }).writeSession({ id: runId, command: kind, continues, client, task: result.task, trajectory: result.trajectory, hint });
+      logged.set(runId, folder);
+      while (logged.size > 1000) logged.delete(logged.keys().next().value as string);
+    } catch (err) {
+      connection.console.error(`session log: run ${runId} not logged: ${(err as Error).message}`);
+    }
+  }
+
+  async function sessionLogStatus(): Promise<SessionLogStatus> {
+    const folder = sessionLogFolder();
+    let log: SessionLogContents;
+    try {
+      log = await readSessionLog(folder);
+    } catch (err) {
+      if (!(err instanceof SessionLogError)) throw err;
+      return { enabled: settings.sessionLog.enabled, folder, sessions: 0, trainable: 0, reviews: { accepted: 0, rejected: 0 }, bytes: 0, problems: [err.message] };
+    }
+    const reviews = [...log.reviews.values()];
+    return {
+      enabled: settings.sessionLog.enabled,
+      folder,
+      sessions: log.sessions.length,
+      trainable: log.sessions.filter((s) => s.trainable).length,
+      reviews: { accepted: reviews.filter((d) => d === "accepted").length, rejected: reviews.filter((d) => d === "rejected").length },
+      bytes: log.bytes,
+      problems: log.problems.slice(0, 20).map((p) => `${p.file}:${p.line}: ${p.message}`),
+    };
   }
 
   /** Failing tests of a finished fix become diagnostics on the target, where "Fix with RLEF" is offered. */

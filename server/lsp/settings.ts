@@ -1,5 +1,6 @@
 // The server's settings: one typed object, validated once when it arrives from the client
 // (initializationOptions or workspace/didChangeConfiguration), with the defaults users see in the manifest.
+import { isAbsolute } from "node:path";
 import type { JudgeMode } from "../env/types";
 
 export type PolicyBackend = "demo" | "onnx" | "endpoint";
@@ -13,6 +14,8 @@ export interface ServerSettings {
   sandbox: { mode: SandboxModeSetting };
   judge: { mode: JudgeMode };
   solve: { solutionExtension: string };
+  /** The opt-in session log (server/session-log): off unless the user turns it on; folder "" is the default one. */
+  sessionLog: { enabled: boolean; folder: string };
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -23,6 +26,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   sandbox: { mode: "auto" },
   judge: { mode: "tokens" },
   solve: { solutionExtension: ".py" },
+  sessionLog: { enabled: false, folder: "" },
 };
 
 export class SettingsError extends Error {}
@@ -36,6 +40,7 @@ function pick<T>(value: unknown, path: Path, fallback: T, check: (v: unknown) =>
 }
 
 const isString = (v: unknown): v is string => typeof v === "string";
+const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const oneOf =
   <T extends string>(...values: T[]) =>
@@ -54,6 +59,12 @@ function inRange(value: number, path: Path, min: number, max: number): number {
   return value;
 }
 
+function absoluteOrEmpty(value: string, path: Path): string {
+  const v = value.trim();
+  if (v === "" || isAbsolute(v) || v === "~" || v.startsWith("~/")) return v;
+  throw new SettingsError(`setting rlef.${path} must be an absolute folder path (or empty for the default), got ${JSON.stringify(value)}`);
+}
+
 /** Reads the `rlef` settings object as VS Code sends it (nested sections); unknown keys are ignored. */
 export function parseSettings(raw: unknown): ServerSettings {
   const d = DEFAULT_SETTINGS;
@@ -64,6 +75,7 @@ export function parseSettings(raw: unknown): ServerSettings {
   const sandbox = section(raw, "sandbox");
   const judge = section(raw, "judge");
   const solve = section(raw, "solve");
+  const sessionLog = section(raw, "sessionLog");
   const command = tests.command;
   return {
     policy: {
@@ -95,5 +107,9 @@ export function parseSettings(raw: unknown): ServerSettings {
     sandbox: { mode: pick(sandbox.mode, "sandbox.mode", d.sandbox.mode, oneOf("auto", "bwrap", "unisolated"), '"auto", "bwrap" or "unisolated"') },
     judge: { mode: pick(judge.mode, "judge.mode", d.judge.mode, oneOf("tokens", "exact", "lines"), '"tokens", "exact" or "lines"') },
     solve: { solutionExtension: pick(solve.solutionExtension, "solve.solutionExtension", d.solve.solutionExtension, isString, 'an extension such as ".py"') },
+    sessionLog: {
+      enabled: pick(sessionLog.enabled, "sessionLog.enabled", d.sessionLog.enabled, isBoolean, "true or false"),
+      folder: absoluteOrEmpty(pick(sessionLog.folder, "sessionLog.folder", d.sessionLog.folder, isString, "a folder path"), "sessionLog.folder"),
+    },
   };
 }

@@ -124,16 +124,23 @@ const workspaceTask = {
     flags,
   },
 };
-const task = {
-  type: "object",
-  required: ["kind"],
-  properties: { kind: { enum: ["stdio", "function", "workspace"] } },
-  allOf: [
-    { if: { properties: { kind: { const: "stdio" } } }, then: stdioTask },
-    { if: { properties: { kind: { const: "function" } } }, then: functionTask },
-    { if: { properties: { kind: { const: "workspace" } } }, then: workspaceTask },
-  ],
-};
+/** An inline task of any kind, its workspace branch given (the session log relaxes its root). */
+function taskWith(workspace: object) {
+  return {
+    type: "object",
+    required: ["kind"],
+    properties: { kind: { enum: ["stdio", "function", "workspace"] } },
+    allOf: [
+      { if: { properties: { kind: { const: "stdio" } } }, then: stdioTask },
+      { if: { properties: { kind: { const: "function" } } }, then: functionTask },
+      { if: { properties: { kind: { const: "workspace" } } }, then: workspace },
+    ],
+  };
+}
+const task = taskWith(workspaceTask);
+/** The JSON Schema of an inline task (any kind); the session log's records use its parts too. */
+export const TASK_SCHEMAS = { workspaceTask, task, taskWith } as const;
+
 const taskReference = {
   type: "object",
   required: ["set", "id"],

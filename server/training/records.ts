@@ -73,6 +73,9 @@ export function describeSchemaErrors(what: string, errors: ErrorObject[] | null 
   const e = errors?.[0];
   if (!e) return `${what} is invalid`;
   const where = what + e.instancePath.replace(/\/(\d+)/g, "[$1]").replace(/\//g, ".");
+  if (e.keyword === "additionalProperties" && typeof e.params.additionalProperty === "string") {
+    return `${where} has an unknown field ${JSON.stringify(e.params.additionalProperty)}`;
+  }
   // For additionalProperties schemas ajv names the offending key only in the path, which is already there.
   return `${where} ${e.message ?? "is invalid"}`;
 }

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { checkPrerequisites, decide, goToLine, startRun, waitForProposal, installedExtensionsDir, notification, openFile, openSession, runCommand, transcriptFrame, waitFor, writeReplay } from "./harness";
+import { checkPrerequisites, decide, dialog, goToLine, startRun, waitForProposal, installedExtensionsDir, notification, openFile, openSession, runCommand, transcriptFrame, waitFor, writeReplay } from "./harness";
 
 let scratch: string;
 before(() => {
@@ -20,6 +20,30 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const wrongSum = "Let me try.\n```python\nn = int(input())\nprint(n)\n```\n";
 const rightSum = "Now reading the numbers:\n```python\nn = int(input())\nprint(sum(map(int, input().split())))\n```\n";
+
+/** The session log's files in `dir` (none when the folder does not exist). */
+function sessionLogFiles(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^sessions-\d{4}-\d{2}\.jsonl$/.test(n)) : [];
+}
+
+/** The session log's lines, once there are `count` of them. */
+async function sessionLogLines(dir: string, count: number): Promise<Record<string, unknown>[]> {
+  let lines: Record<string, unknown>[] = [];
+  await waitFor(
+    () => {
+      lines = sessionLogFiles(dir).flatMap((n) =>
+        readFileSync(join(dir, n), "utf8")
+          .split("\n")
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      );
+      return lines.length >= count;
+    },
+    30_000,
+    `${count} lines in the session log in ${dir}`,
+  );
+  return lines;
+}
 
 /** Names, bytes, modes and mtimes of a whole tree. */
 function snapshotTree(root: string): Map<string, string> {
@@ -41,9 +65,15 @@ function snapshotTree(root: string): Map<string, string> {
   return out;
 }
 
-test("Solve Problem in This File: a failed attempt, feedback, a fix, the diff, and Accept writes exactly what was shown", async () => {
+test("Solve Problem in This File: a failed attempt, feedback, a fix, the diff, and Accept writes exactly what was shown; with session logging on, the log holds the run and the Accept", async () => {
   const replay = writeReplay(scratch, [wrongSum, rightSum]);
-  const s = await openSession({ fixture: "problem", trust: true, env: { RLEF_REPLAY_POLICY: replay } });
+  const logDir = join(scratch, `session-log-${Date.now()}`);
+  const s = await openSession({
+    fixture: "problem",
+    trust: true,
+    env: { RLEF_REPLAY_POLICY: replay },
+    machineSettings: { "rlef.sessionLog.enabled": true, "rlef.sessionLog.folder": logDir },
+  });
   try {
     await openFile(s.page, "sum.md");
     await startRun(s.page, "RLEF: Solve Problem in This File");
@@ -60,15 +90,87 @@ test("Solve Problem in This File: a failed attempt, feedback, a fix, the diff, a
     await waitFor(() => existsSync(join(s.workspace, "sum.py")), 30_000, "sum.py to be created");
     assert.equal(readFileSync(join(s.workspace, "sum.py"), "utf8"), "n = int(input())\nprint(sum(map(int, input().split())))\n");
     await s.shot("solve-4-accepted");
+
+    // The session log: the run, then the user's decision on its proposal, under the same run id.
+    const [session, review, ...more] = await sessionLogLines(logDir, 2);
+    assert.deepEqual(more, [], "one session and one review");
+    assert.equal(session.type, "session");
+    assert.equal(session.command, "solve");
+    assert.equal(session.outcome, "solved");
+    assert.equal((session.turns as unknown[]).length, 2);
+    assert.match((session.task as { statement: string }).statement, /print their sum/);
+    assert.equal(review.type, "review");
+    assert.equal(review.session, session.id);
+    assert.equal(review.decision, "accepted");
+
+    // The status bar says runs are logged, and where (its tooltip; a hover can be missed, so the mouse comes back).
+    const statusItem = s.page.locator(".statusbar-item", { hasText: "RLEF" }).first();
+    const tooltip = s.page.locator(".monaco-hover", { hasText: `Session logging on: ${logDir}` }).first();
+    for (let attempt = 1; ; attempt++) {
+      await s.page.mouse.move(700, 450);
+      await statusItem.hover();
+      try {
+        await tooltip.waitFor({ timeout: 5_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 3) {
+          await s.shot("solve-5-status-tooltip-missing");
+          throw err;
+        }
+      }
+    }
+
+    // Show Session Log reports it; Delete Session Logs… asks, then deletes it.
+    await runCommand(s.page, "RLEF: Show Session Log");
+    const shown = s.page.locator(".quick-input-widget .quick-input-list");
+    await shown.locator(".monaco-list-row", { hasText: "1 accepted, 0 rejected" }).waitFor({ timeout: 15_000 });
+    assert.match((await shown.textContent()) ?? "", /Session logging is on.*1 session/s);
+    await s.shot("solve-5-session-log");
+    await s.page.keyboard.press("Escape");
+    await runCommand(s.page, "RLEF: Delete Session Logs…");
+    const confirm = dialog(s.page, "Delete the RLEF session log (1 session)?");
+    await confirm.waitFor({ timeout: 15_000 });
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await notification(s.page, "deleted 1 session log file").waitFor({ timeout: 15_000 });
+    assert.deepEqual(sessionLogFiles(logDir), []);
   } finally {
     await s.close();
   }
 });
 
-test("One More Round continues from the last feedback with a typed hint, then Accept", async () => {
+test("One More Round continues from the last feedback with a typed hint, then Accept; with session logging off, nothing is logged", async () => {
   const replay = writeReplay(scratch, [wrongSum, rightSum]);
-  const s = await openSession({ fixture: "problem", trust: true, env: { RLEF_REPLAY_POLICY: replay }, settings: { "rlef.agent.attempts": 1 } });
+  // XDG_STATE_HOME moves the session log's default folder here.
+  const state = join(scratch, `state-${Date.now()}`);
+  const fromWorkspace = join(scratch, `workspace-log-${Date.now()}`);
+  const s = await openSession({
+    fixture: "problem",
+    trust: true,
+    env: { RLEF_REPLAY_POLICY: replay, XDG_STATE_HOME: state },
+    settings: { "rlef.agent.attempts": 1 },
+    // A cloned repository's settings cannot turn session logging on.
+    workspaceSettings: { "rlef.sessionLog.enabled": true, "rlef.sessionLog.folder": fromWorkspace },
+  });
   try {
+    // Turning session logging on asks first (as in startRun, a command dropped by a starting workbench is run again); Cancel leaves it off.
+    const consent = dialog(s.page, "Turn on RLEF session logging?");
+    for (let attempt = 1; ; attempt++) {
+      await runCommand(s.page, "RLEF: Turn On Session Logging…");
+      try {
+        await consent.waitFor({ timeout: 15_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
+    const explained = (await consent.textContent()) ?? "";
+    assert.ok(explained.includes(join(state, "rlef", "sessions")), `the dialog names the folder: ${explained}`);
+    assert.match(explained, /redacted|replaced/);
+    assert.match(explained, /never sent anywhere/);
+    await s.shot("more-0-logging-consent");
+    await consent.getByRole("button", { name: "Cancel" }).click();
+    await consent.waitFor({ state: "hidden", timeout: 10_000 });
+
     await openFile(s.page, "sum.md");
     await startRun(s.page, "RLEF: Solve Problem in This File");
     const failed = await waitForProposal(s.page, "sum.py", "tests still failing after 1 attempt(s)");
@@ -83,6 +185,12 @@ test("One More Round continues from the last feedback with a typed hint, then Ac
     await decide(s.page, done, "Accept");
     await waitFor(() => existsSync(join(s.workspace, "sum.py")), 30_000, "sum.py to be created");
     assert.equal(readFileSync(join(s.workspace, "sum.py"), "utf8"), "n = int(input())\nprint(sum(map(int, input().split())))\n");
+
+    // Both runs ended before their proposals were shown, so a logged record would be on disk by now.
+    assert.equal(existsSync(join(state, "rlef")), false, "session logging is off by default: no log folder");
+    assert.equal(existsSync(fromWorkspace), false, "a workspace's settings cannot turn session logging on");
+    const userSettings = ["User", "Machine"].map((d) => join(s.userData, d, "settings.json")).filter(existsSync);
+    for (const file of userSettings) assert.doesNotMatch(readFileSync(file, "utf8"), /sessionLog/, `the cancelled consent left ${file} alone`);
   } finally {
     await s.close();
   }

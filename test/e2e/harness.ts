@@ -47,6 +47,8 @@ async function freePort(): Promise<number> {
 export interface Session {
   page: Page;
   workspace: string;
+  /** code-server's user data folder (User/settings.json, Machine/settings.json). */
+  userData: string;
   close(): Promise<void>;
   shot(name: string): Promise<string>;
   serverLog(): string;
@@ -59,6 +61,13 @@ export interface SessionOptions {
   /** Extra environment for code-server and so for the extension host and the language server. */
   env?: Record<string, string>;
   settings?: Record<string, unknown>;
+  /**
+   * Settings of the machine the extension runs on (`Machine/settings.json`): code-server's windows are remote
+   * windows, which read machine-scoped settings (such as rlef.sessionLog.*) from there, not from `settings`.
+   */
+  machineSettings?: Record<string, unknown>;
+  /** The workspace's own settings (`.vscode/settings.json` in the workspace copy). */
+  workspaceSettings?: Record<string, unknown>;
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
@@ -82,6 +91,14 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       ...opts.settings,
     }),
   );
+  if (opts.machineSettings) {
+    mkdirSync(join(userData, "Machine"), { recursive: true });
+    writeFileSync(join(userData, "Machine", "settings.json"), JSON.stringify(opts.machineSettings));
+  }
+  if (opts.workspaceSettings) {
+    mkdirSync(join(workspace, ".vscode"), { recursive: true });
+    writeFileSync(join(workspace, ".vscode", "settings.json"), JSON.stringify(opts.workspaceSettings));
+  }
   const port = await freePort();
   let log = "";
   const server: ChildProcess = spawn(
@@ -108,6 +125,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   return {
     page,
     workspace,
+    userData,
     serverLog: () => log,
     async shot(name) {
       const path = join(ARTIFACTS, `${name}.png`);
@@ -171,7 +189,8 @@ export async function goToLine(page: Page, line: number): Promise<void> {
  * focused row once it is exactly that command, then waits for the palette to close. The palette filters its
  * commands by their `when` clauses once, as it opens: a command whose context is still being set up (a
  * proposal's diff editor that has not resolved its document yet) is missing from that list, so the palette is
- * closed and opened again until the command is offered. */
+ * closed and opened again until the command is offered. A command may open its own quick input at once, in the
+ * same widget, so the palette may never be seen hidden. */
 export async function runCommand(page: Page, title: string): Promise<void> {
   const widget = page.locator(".quick-input-widget");
   const input = widget.locator("input");
@@ -192,7 +211,9 @@ export async function runCommand(page: Page, title: string): Promise<void> {
     }
   }
   await page.keyboard.press("Enter");
-  await widget.waitFor({ state: "hidden", timeout: 10_000 });
+  // The palette is gone once the widget hides, or once a quick input the command opened at once has taken it over.
+  const closed = async () => !(await widget.isVisible()) || !(await input.inputValue({ timeout: 500 }).catch(() => "")).startsWith(">");
+  await waitFor(closed, 10_000, `the palette to close after running ${title}`);
 }
 
 /**
@@ -215,6 +236,11 @@ export async function startRun(page: Page, title: string): Promise<void> {
 /** A visible notification toast containing `text`. */
 export function notification(page: Page, text: string | RegExp) {
   return page.locator(".notification-toast", { hasText: text });
+}
+
+/** A modal dialog containing `text`. */
+export function dialog(page: Page, text: string | RegExp) {
+  return page.locator(".monaco-dialog-box", { hasText: text });
 }
 
 /**

@@ -8,6 +8,7 @@ Layout of `out_dir`:
 
     checkpoint-00000012/trainer_state.pt   torch.save of the state dict
     checkpoint-00000012/meta.json          iteration, sha256 of trainer_state.pt, sha256 of the weights
+    checkpoint-00000012/session-tasks.json a run with `session_log`: the logged tasks it trains on (ids, digest)
     .checkpoint-00000013.tmp-PID/          a write in progress (or killed mid-way): never loaded
 
 Only folders named `checkpoint-<8 digits>` with both files count. A SIGKILL at any moment leaves
@@ -150,8 +151,11 @@ def remove_interrupted_writes(out_dir: str | Path) -> list[Path]:
     return leftovers
 
 
-def save_checkpoint(out_dir: str | Path, iteration: int, state: dict[str, Any], keep: int = 2) -> Path:
-    """Write `state` as checkpoint-<iteration>; a crash mid-write leaves only a .tmp folder behind."""
+def save_checkpoint(
+    out_dir: str | Path, iteration: int, state: dict[str, Any], keep: int = 2, files: dict[str, str] | None = None
+) -> Path:
+    """Write `state` as checkpoint-<iteration>; a crash mid-write leaves only a .tmp folder behind. `files`: small
+    text files written into the checkpoint too (name -> text), readable without loading the state."""
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{CHECKPOINT_PREFIX}{iteration:08d}"
@@ -171,10 +175,11 @@ def save_checkpoint(out_dir: str | Path, iteration: int, state: dict[str, Any], 
     }
     if isinstance(state.get("weights"), dict):
         meta["weights_sha256"] = weights_digest(state["weights"])
-    with open(tmp / META_FILE, "w", encoding="utf-8") as f:
-        f.write(json.dumps(meta) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    for name, text in {**(files or {}), META_FILE: json.dumps(meta) + "\n"}.items():
+        with open(tmp / name, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
     _fsync_dir(tmp)
     _pause_for_test(tmp)
     if final.exists():

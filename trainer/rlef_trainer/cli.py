@@ -1,7 +1,7 @@
 """`rlef-train`: the trainer's command line, the one home of its argument definitions.
 
-`train` runs RLEF from a config file; `toy` runs the toy proof that the trainer teaches a
-model to use execution feedback; the others are fixture and parity tools. Heavy imports
+`train` runs RLEF from a config file; `sessions` summarises the editor's session log; `toy` runs the toy
+proof that the trainer teaches a model to use execution feedback; the others are fixture and parity tools. Heavy imports
 (torch, transformers) happen only
 inside the command that needs them, so `--help` answers at once.
 """
@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--no-resume", action="store_true", help="start fresh even if out_dir has checkpoints")
 
+    sessions = commands.add_parser(
+        "sessions",
+        help="summarise the editor's session log and what training on it would use",
+        description="Read a session log folder (sessions-YYYY-MM.jsonl files; `session_log` in a config): sessions by "
+        "outcome, which are trainable and why the others are not, reviews, the distinct trainable tasks, and the "
+        "lines that could not be read, with file:line. --tasks-out writes the distinct trainable tasks as a JSONL "
+        "task file for `tasks` in a config.",
+    )
+    sessions.add_argument(
+        "--dir",
+        default="default",
+        help="the log folder (default: $XDG_STATE_HOME/rlef/sessions, else ~/.local/state/rlef/sessions)",
+    )
+    sessions.add_argument("--tasks-out", type=Path, help="write the distinct trainable tasks to this JSONL file")
+    sessions.add_argument("--force", action="store_true", help="replace an existing --tasks-out file")
+    sessions.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
     export = commands.add_parser(
         "export",
         help="turn a training run's checkpoint into a model folder the editor loads",
@@ -113,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from rlef_trainer.train_command import run_train_command
 
         return run_train_command(args.config, args.overrides, resume=not args.no_resume)
+    if args.command == "sessions":
+        from rlef_trainer.sessions_command import run_sessions_command
+
+        return run_sessions_command(args.dir, args.tasks_out, as_json=args.json, force=args.force)
     if args.command == "export":
         from rlef_trainer.export_model import run_export_command
 

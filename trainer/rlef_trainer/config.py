@@ -85,6 +85,11 @@ class RLEFConfig:
     # allows training are accepted, and of mbpp only the ids not in MBPP+), or a JSONL file of inline tasks and
     # {"set", "id"} references (rlef_trainer/task_source.py)
     tasks: str = ""
+    # a session-log folder of the editor (trainer/README.md, "Training on your own sessions"; "default": the
+    # default folder, $XDG_STATE_HOME/rlef/sessions or ~/.local/state/rlef/sessions): the distinct tasks of its
+    # trainable sessions join the training tasks, through the same split; alone or with `tasks`. A run keeps the
+    # logged tasks it started with: sessions logged after the start join only a fresh run
+    session_log: str = ""
     env_url: str = ""  # ws://127.0.0.1:PORT of a running service; empty: start one
     env_token: str = ""  # its token (or RLEF_ENV_TOKEN)
     env_workers: int = 0  # sandbox workers of a service the trainer starts (0: the service default)

@@ -10,6 +10,9 @@ the user's own and are taken as they are.
 The train / valid split is a property of each task: a task is held out when a hash of its set and id falls
 below `valid_fraction`, so the split never depends on the seed, the order of the file or which other tasks
 are listed, and a held-out task is never trained on. Training draws the train split in seeded epochs.
+
+`session_log` adds the tasks of the editor's session log (rlef_trainer/session_log.py): inline tasks like a task
+file's, after the file's or the sets' tasks, each `(set, id)` once, through the same split.
 """
 
 from __future__ import annotations
@@ -76,9 +79,12 @@ class TaskSplit:
     valid: list[dict[str, Any]]
     # per built-in set: tasks left out because their licence forbids training (MBPP's MBPP+ ids)
     not_trainable: dict[str, int] = field(default_factory=dict)
+    from_session_log: int = 0  # tasks (train and valid) that came from the session log
 
     def describe(self) -> str:
         text = f"{len(self.train)} training tasks, {len(self.valid)} held out for validation"
+        if self.from_session_log:
+            text += f" ({self.from_session_log} of them from the session log)"
         if self.not_trainable:
             text += "; left out by licence: " + ", ".join(f"{n} of {s}" for s, n in sorted(self.not_trainable.items()))
         return text
@@ -121,26 +127,38 @@ def _check_references(env: EnvClient, tasks: list[dict[str, Any]], listings: dic
         raise ValueError(f"the task file names {len(refused)} task(s) whose licence forbids training: {shown}")
 
 
-def resolve_tasks(env: EnvClient, tasks: str, valid_fraction: float) -> TaskSplit:
-    """The config's `tasks`, checked against the sets' licences (asked of the service) and split."""
+def resolve_tasks(
+    env: EnvClient, tasks: str, valid_fraction: float, logged: list[dict[str, Any]] | None = None
+) -> TaskSplit:
+    """The config's `tasks` (may be empty when `logged` is given), checked against the sets' licences (asked of the
+    service), then the session log's inline tasks `logged` (rlef_trainer/session_log.py, `session_tasks`) that are
+    not already among them by set and id, all split alike."""
     listings: dict[str, dict[str, Any]] = {}
     not_trainable: dict[str, int] = {}
-    if is_task_file(tasks):
+    chosen: list[dict[str, Any]] = []
+    if not tasks.strip() and logged:
+        pass
+    elif is_task_file(tasks):
         chosen = load_task_file(tasks)
         _check_references(env, chosen, listings)
     else:
-        chosen = []
         for name in set_names(tasks):
             ids, left_out = _trainable_set_tasks(env, name, listings)
             chosen += [{"set": name, "id": task_id} for task_id in ids]
             if left_out:
                 not_trainable[name] = left_out
+    have = {(t["set"], t["id"]) for t in chosen}
+    added = [t for t in logged or [] if (t["set"], t["id"]) not in have]  # a file written by `rlef-train sessions`
+    chosen += added
     train, valid = [], []
     for task in chosen:
         (valid if held_out(task, valid_fraction) else train).append(task)
     if not train:
-        raise ValueError(f"no training tasks left after holding out valid_fraction={valid_fraction} of {len(chosen)}")
-    return TaskSplit(train, valid, not_trainable)
+        raise ValueError(
+            f"no training tasks left after holding out valid_fraction={valid_fraction} of {len(chosen)} (a hash of "
+            "each task's set and id picks the held-out ones; a lower valid_fraction keeps more)"
+        )
+    return TaskSplit(train, valid, not_trainable, from_session_log=len(added))
 
 
 def evaluation_tasks(env: EnvClient, eval_sets: str) -> dict[str, list[dict[str, Any]]]:

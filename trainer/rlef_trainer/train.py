@@ -199,6 +199,7 @@ def train(
     on_evaluation: Callable[[dict[str, Any]], None] | None = None,
     forward_batch: int = 64,
     log: Callable[[str], None] = lambda _line: None,
+    checkpoint_files: dict[str, str] | None = None,
 ) -> TrainState:
     """Run `config.iterations` iterations, resuming from the newest checkpoint in `config.out_dir` if `resume`.
 
@@ -208,6 +209,7 @@ def train(
     appended. Without `resume` (or without a checkpoint) the out_dir's checkpoints and metrics
     are discarded. With an `evaluator`, evaluations (`evaluation_due`) go to eval.jsonl and the
     checkpoints; they sample under their own RNG, so the training metrics are the same without them.
+    `checkpoint_files` go into every checkpoint as they are (the session log's tasks of the run).
     """
     apply_determinism(config)
     torch.manual_seed(config.seed)
@@ -287,5 +289,6 @@ def train(
                     "config": config_to_dict(config),
                 },
                 keep=config.keep_checkpoints,
+                files=checkpoint_files,
             )
     return state

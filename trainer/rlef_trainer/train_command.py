@@ -61,6 +61,57 @@ def _resume_note(seen: dict[str, object], config_path: Path | None) -> str:
     return f"{at}; {command} resumes from {found} (iteration {iteration})"
 
 
+SHOWN_PROBLEMS = 3  # lines of the session log that could not be read, named in the run's log (the rest counted)
+
+
+def _session_log_tasks(setting: str, checkpoint: Path | None) -> tuple[list[dict[str, object]], str]:
+    """The session log's tasks for this run and the record its checkpoints keep of them. A fresh run takes the
+    log's distinct trainable tasks as they are now; a resumed one the tasks its checkpoint recorded, found in the
+    log (sessions logged since are named and left for a fresh run). Raises SessionLogError with one line."""
+    from rlef_trainer.session_log import (
+        RUN_TASKS_FILE,
+        SessionLogError,
+        describe_untrainable,
+        read_session_log,
+        recorded_run_tasks,
+        run_tasks_record,
+        session_log_folder,
+        session_tasks,
+    )
+
+    folder = session_log_folder(setting)
+    log = read_session_log(folder)
+    for problem in log.problems[:SHOWN_PROBLEMS]:
+        _log(f"warning: session log line skipped: {problem}")
+    if len(log.problems) > SHOWN_PROBLEMS:
+        _log(
+            f"warning: {len(log.problems) - SHOWN_PROBLEMS} more session log lines skipped "
+            f"(rlef-train sessions --dir {folder} lists them)"
+        )
+    tasks = session_tasks(log)
+    if checkpoint is not None:
+        recorded = checkpoint / RUN_TASKS_FILE
+        if not recorded.is_file():
+            raise SessionLogError(
+                f"{checkpoint} has no record of the session-log tasks its run trains on (written without "
+                "session_log); resume with the same settings, use another out_dir, or start fresh with --no-resume"
+            )
+        try:
+            record = recorded.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise SessionLogError(f"{recorded}: cannot be read ({error})") from None
+        tasks, newer = recorded_run_tasks(tasks, record, str(recorded))
+        if newer:
+            _log(
+                f"session log: {len(newer)} trainable task(s) logged since this run started are not in it (a run "
+                "keeps the tasks it started with); a fresh run (--no-resume, or another out_dir) trains on them"
+            )
+    elif not tasks:
+        raise SessionLogError(f"{folder}: {describe_untrainable(log)}; nothing to train on")
+    _log(f"session log {folder}: {len(log.sessions)} sessions, {len(tasks)} distinct trainable tasks used")
+    return tasks, run_tasks_record(folder, tasks)
+
+
 def _train_command(config_path: Path | None, overrides: list[str], *, resume: bool, seen: dict[str, object]) -> int:
     import torch
     from websockets.exceptions import WebSocketException
@@ -85,9 +136,10 @@ def _train_command(config_path: Path | None, overrides: list[str], *, resume: bo
     except (OSError, ValueError) as error:
         print(f"rlef-train train: {error}", file=sys.stderr)
         return 2
-    if not config.model or not config.tasks:
+    if not config.model or not (config.tasks.strip() or config.session_log.strip()):
         print(
-            "rlef-train train: the config must name `model` and `tasks` (built-in sets or a JSONL file of tasks)",
+            "rlef-train train: the config must name `model` and `tasks` (built-in sets or a JSONL file of tasks) "
+            'or `session_log` (a session-log folder, or "default")',
             file=sys.stderr,
         )
         return 2
@@ -109,6 +161,17 @@ def _train_command(config_path: Path | None, overrides: list[str], *, resume: bo
         except CheckpointError as error:
             print(f"rlef-train train: {error}", file=sys.stderr)
             return 2
+    logged: list[dict[str, object]] | None = None
+    checkpoint_files: dict[str, str] | None = None
+    if config.session_log.strip():
+        from rlef_trainer.session_log import RUN_TASKS_FILE, SessionLogError
+
+        try:  # the log is read before the service and the models start: an unusable one costs nothing
+            logged, record = _session_log_tasks(config.session_log.strip(), found)
+        except SessionLogError as error:
+            print(f"rlef-train train: session_log: {error}", file=sys.stderr)
+            return 2
+        checkpoint_files = {RUN_TASKS_FILE: record}
     stream: MetricsStream | None = None
     if config.metrics_port >= 0:
         try:
@@ -130,7 +193,7 @@ def _train_command(config_path: Path | None, overrides: list[str], *, resume: bo
             return 2
         with client as env:
             try:  # the sets' licences come from the service: the one place that knows the sets
-                split = resolve_tasks(env, config.tasks, config.valid_fraction)
+                split = resolve_tasks(env, config.tasks, config.valid_fraction, logged)
                 eval_sets = evaluation_tasks(env, config.eval_sets)
             except (OSError, ValueError, EnvServiceError) as error:
                 print(f"rlef-train train: tasks: {error}", file=sys.stderr)
@@ -213,6 +276,7 @@ def _train_command(config_path: Path | None, overrides: list[str], *, resume: bo
                     on_start=started,
                     on_evaluation=reported,
                     log=_log,
+                    checkpoint_files=checkpoint_files,
                 )
             except CheckpointError as error:
                 print(f"rlef-train train: {error}", file=sys.stderr)

@@ -2,7 +2,8 @@
 // attempt's test results and the feedback the model gets next; `--json` prints the trajectory instead.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { randomUUID } from "node:crypto";
+import { basename, resolve } from "node:path";
 import { runAgentEpisode, type AgentEvent, type Trajectory } from "../../agent/agent";
 import { runTests } from "../../env/run";
 import { userProblemTask } from "../../env/tasks/task-file";
@@ -10,6 +11,7 @@ import { findSet } from "../../env/tasks/registry";
 import type { Task } from "../../env/types";
 import { resolveBenchmarksRoot } from "../../env/verify/benchmarks-root";
 import { parseCommandArgs } from "../parse-args";
+import { defaultSessionLogDir, SessionLogWriter } from "../../session-log/log";
 import { AGENT_RUN_OPTIONS, numberOption, withAgentRun } from "../agent-run";
 
 const USAGE = `usage: rlef solve <problem.md | problem.txt | task.json | set:task-id> [options]
@@ -28,6 +30,9 @@ options:
   --json                 print the trajectory as JSON instead of the live view
   --benchmarks DIR       benchmarks root for set:id (default $RLEF_BENCHMARKS, else ../shared/benchmarks)
   --allow-unisolated     run model code without bubblewrap if it is unavailable (explicit consent)
+  --log                  append the run to the session log, redacted (docs/session-log.md; off by default)
+  --log-dir DIR          the session log folder (default $XDG_STATE_HOME/rlef/sessions, else
+                         ~/.local/state/rlef/sessions: where the editor logs and the trainer reads)
 `;
 
 
@@ -113,7 +118,7 @@ export async function solveCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     "solve",
     argv,
-    { ...AGENT_RUN_OPTIONS, attempts: { type: "string" } },
+    { ...AGENT_RUN_OPTIONS, attempts: { type: "string" }, log: { type: "boolean" }, "log-dir": { type: "string" } },
     USAGE,
   );
   if (typeof parsed === "number") return parsed;
@@ -123,6 +128,7 @@ export async function solveCommand(argv: string[]): Promise<number> {
     return 2;
   }
   let task: Task;
+  let logWriter: SessionLogWriter | null = null;
   let attempts: number, temperature: number, topP: number, maxTokens: number, seed: number;
   try {
     task = await resolveTask(positionals[0], values.benchmarks);
@@ -132,6 +138,8 @@ export async function solveCommand(argv: string[]): Promise<number> {
     maxTokens = numberOption(values["max-tokens"], "max-tokens", 512, true);
     seed = numberOption(values.seed, "seed", 0, true);
     if (attempts < 1) throw new Error("--attempts must be a whole number >= 1");
+    if (values["log-dir"] !== undefined && !values.log) throw new Error("--log-dir needs --log (the session log is off unless asked for)");
+    if (values.log) logWriter = new SessionLogWriter(values["log-dir"] ? resolve(values["log-dir"]) : defaultSessionLogDir());
   } catch (e) {
     process.stderr.write(`rlef solve: ${(e as Error).message}\n`);
     return 2;
@@ -153,6 +161,17 @@ export async function solveCommand(argv: string[]): Promise<number> {
     });
     if (view) view.summary(trajectory);
     else process.stdout.write(JSON.stringify(trajectory, null, 2) + "\n");
+    if (logWriter && trajectory.turns.length > 0) {
+      // The run's result stands whether or not it could be logged; a failure to log is said, and the exit code says it.
+      try {
+        const record = await logWriter.writeSession({ id: randomUUID(), command: "solve", client: "rlef cli", task, trajectory });
+        const note = record.trainable ? "" : ` (not for training: ${record.notTrainableBecause})`;
+        process.stderr.write(`logged to ${logWriter.dir} as ${record.id}${record.redactions.count ? `, ${record.redactions.count} redaction(s): ${record.redactions.kinds.join(", ")}` : ""}${note}\n`);
+      } catch (err) {
+        process.stderr.write(`rlef solve: the run was not logged: ${(err as Error).message}\n`);
+        return 1;
+      }
+    }
     return trajectory.outcome === "cancelled" ? 130 : 0;
   });
 }

@@ -45,7 +45,16 @@ before(async () => {
     capabilities: { window: { workDoneProgress: true } },
     initializationOptions: { settings: {} },
   })) as { capabilities: { executeCommandProvider: { commands: string[] }; codeLensProvider: unknown } };
-  assert.deepEqual(init.capabilities.executeCommandProvider.commands.sort(), ["rlef.server.downloadModel", "rlef.server.fixUntilTestsPass", "rlef.server.listModels", "rlef.server.solveProblem", "rlef.server.status", "rlef.server.stop"]);
+  assert.deepEqual(init.capabilities.executeCommandProvider.commands.sort(), [
+    "rlef.server.clearSessionLog",
+    "rlef.server.downloadModel",
+    "rlef.server.fixUntilTestsPass",
+    "rlef.server.listModels",
+    "rlef.server.sessionLogStatus",
+    "rlef.server.solveProblem",
+    "rlef.server.status",
+    "rlef.server.stop",
+  ]);
   await conn.sendNotification("initialized", {});
 });
 
