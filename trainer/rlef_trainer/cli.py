@@ -85,13 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="turn a training run's checkpoint into a model folder the editor loads",
         description="Merge the run's policy (LoRA into a full-precision copy of the base) from its newest complete "
         "checkpoint (or --checkpoint), write transformers weights, tokenizer and onnx/model.onnx with a KV cache, "
-        "check onnxruntime against PyTorch, then move the folder to --out. Writes rlef-export.json there.",
+        "check onnxruntime against PyTorch, then move the folder to --out. Writes rlef-export.json there. A checkpoint "
+        "the run's evaluations put below the model it started from (valid MT 1@3) is refused without --allow-worse.",
     )
     export.add_argument("--run", required=True, type=Path, help="the run's out_dir (config.json, checkpoint-*)")
     export.add_argument("--checkpoint", type=Path, help="checkpoint folder to export (default: the newest complete)")
     export.add_argument("--out", required=True, type=Path, help="model folder to write")
     export.add_argument("--no-parity", action="store_true", help="skip the onnxruntime-against-PyTorch check")
     export.add_argument("--force", action="store_true", help="replace --out if it exists and is not empty")
+    export.add_argument(
+        "--allow-worse",
+        action="store_true",
+        help="export even when the run's evaluations put the checkpoint below the model it started from",
+    )
 
     toy = commands.add_parser(
         "toy",
@@ -138,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         from rlef_trainer.export_model import run_export_command
 
         return run_export_command(
-            args.run, args.out, checkpoint=args.checkpoint, parity=not args.no_parity, force=args.force
+            args.run,
+            args.out,
+            checkpoint=args.checkpoint,
+            parity=not args.no_parity,
+            force=args.force,
+            allow_worse=args.allow_worse,
         )
     if args.command == "toy":
         from rlef_trainer.toy import run_toy_command

@@ -184,6 +184,59 @@ def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+COMPARED_RATE = "mt_1at3"  # the paper's headline rate: multi-turn, one of three attempts
+
+
+def against_start(evaluations: Any, iteration: int) -> dict[str, Any] | None:
+    """The checkpoint's policy against the one the run started from (the previous model, when the run started from
+    an earlier export): MT 1@3 of the run's newest evaluation at or before `iteration` and of its iteration-0
+    evaluation, on the held-out valid split (else the first evaluated set), as the run recorded them. None when the
+    run has no such pair (eval_every = 0, or no evaluation yet after the start)."""
+    if not isinstance(evaluations, list):
+        return None
+    records = [e for e in evaluations if isinstance(e, dict) and isinstance(e.get("iteration"), int)]
+    start = next((e for e in records if e["iteration"] == 0), None)
+    later = [e for e in records if 0 < e["iteration"] <= iteration]
+    if start is None or not later:
+        return None
+    end = max(later, key=lambda e: e["iteration"])
+    splits = [k for k, v in start.items() if isinstance(v, dict) and isinstance(end.get(k), dict)]
+    split = "valid" if "valid" in splits else (splits[0] if splits else None)
+    if split is None:
+        return None
+
+    def rates(record: dict[str, Any]) -> dict[str, Any] | None:
+        r = record[split]
+        value = r.get(COMPARED_RATE)
+        if not isinstance(value, int | float) or value != value:  # absent, or NaN
+            return None
+        return {
+            "iteration": record["iteration"],
+            "value": float(value),
+            "low": r.get(f"{COMPARED_RATE}_low"),
+            "high": r.get(f"{COMPARED_RATE}_high"),
+        }
+
+    before, after = rates(start), rates(end)
+    if before is None or after is None:
+        return None
+    return {
+        "split": split,
+        "rate": COMPARED_RATE,
+        "start": before,
+        "checkpoint": after,
+        "worse": after["value"] < before["value"],
+    }
+
+
+def describe_comparison(comparison: dict[str, Any]) -> str:
+    start, end = comparison["start"], comparison["checkpoint"]
+    return (
+        f"{comparison['split']} MT 1@3 {start['value']:.3f} at iteration 0 (the starting model) -> {end['value']:.3f} "
+        f"at iteration {end['iteration']}"
+    )
+
+
 def export_run(
     run_dir: Path,
     out: Path,
@@ -191,6 +244,7 @@ def export_run(
     checkpoint: Path | None = None,
     parity: bool = True,
     force: bool = False,
+    allow_worse: bool = False,
     log: Any = lambda _line: None,
 ) -> dict[str, Any]:
     """Export checkpoint `checkpoint` (default: the newest complete one) of the run in `run_dir` to `out`;
@@ -205,6 +259,17 @@ def export_run(
     folder = find_checkpoint(run_dir, checkpoint)
     log(f"verifying {folder}")
     state, meta = load_checkpoint_weights(folder, config)
+    comparison = against_start(state.get("evaluations"), int(meta["iteration"]))
+    if comparison is None:
+        log("not compared with the starting model: the run has no evaluation after its start up to this checkpoint")
+    else:
+        log(describe_comparison(comparison))
+        if comparison["worse"] and not allow_worse:
+            raise ExportError(
+                f"{folder} is worse than the model the run started from ({describe_comparison(comparison)}); "
+                f"nothing was written to {out}: export an earlier checkpoint (--checkpoint), or this one anyway "
+                "with --allow-worse"
+            )
     log(f"loading the base model {config.model} ({config.mode} mode)")
     try:
         models = load_models(config)
@@ -241,6 +306,7 @@ def export_run(
             "base_model": config.model,
             "mode": config.mode,
             "parity": None if report is None else {**dataclasses.asdict(report), "tolerance": PARITY_LOGIT_TOLERANCE},
+            "against_start": comparison,
             "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "rlef_trainer_version": __version__,
         }
@@ -251,7 +317,9 @@ def export_run(
     return info
 
 
-def run_export_command(run_dir: Path, out: Path, *, checkpoint: Path | None, parity: bool, force: bool) -> int:
+def run_export_command(
+    run_dir: Path, out: Path, *, checkpoint: Path | None, parity: bool, force: bool, allow_worse: bool = False
+) -> int:
     from transformers.utils.logging import disable_progress_bar
 
     disable_progress_bar()
@@ -260,7 +328,9 @@ def run_export_command(run_dir: Path, out: Path, *, checkpoint: Path | None, par
         print(f"rlef-train export: {line}", file=sys.stderr, flush=True)
 
     try:
-        info = export_run(run_dir, out, checkpoint=checkpoint, parity=parity, force=force, log=log)
+        info = export_run(
+            run_dir, out, checkpoint=checkpoint, parity=parity, force=force, allow_worse=allow_worse, log=log
+        )
     except ExportError as error:
         print(f"rlef-train export: {error}", file=sys.stderr)
         return 1 if isinstance(error, ParityError) else 2

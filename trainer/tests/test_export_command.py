@@ -25,6 +25,7 @@ from rlef_trainer.config import RLEFConfig, config_to_dict
 from rlef_trainer.decoder_parity import OnnxDecoder, ParityReport, left_padded_batch, position_ids_for
 from rlef_trainer.export_model import (
     EXPORT_INFO_FILE,
+    against_start,
     export_policy,
 )
 from rlef_trainer.models import RLEFModels, load_models
@@ -42,7 +43,7 @@ ITERATIONS = (2, 4)
 class TrainedRun:
     """A run folder with two checkpoints and the logits of the policy each one holds."""
 
-    def __init__(self, root: Path, model_dir: Path, mode: str) -> None:
+    def __init__(self, root: Path, model_dir: Path, mode: str, evaluations: list[dict] | None = None) -> None:
         self.dir = root / f"run-{mode}"
         self.mode = mode
         config = RLEFConfig(model=str(model_dir), mode=mode, device="cpu", lora_rank=4, seed=1, out_dir=str(self.dir))
@@ -72,6 +73,8 @@ class TrainedRun:
                 "weights": models.trainable_state(),
                 "config": config_to_dict(config),
             }
+            if evaluations is not None:  # as train.py keeps them: those made up to the checkpoint
+                state["evaluations"] = [e for e in evaluations if e["iteration"] <= iteration]
             save_checkpoint(self.dir, iteration, state, keep=0)
 
     def _logits(self, models: RLEFModels) -> torch.Tensor:
@@ -347,3 +350,68 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_the_export_start
     assert len(error) == 1, error
     assert error[0].startswith(f"rlef-train export: cannot write {locked / 'model'}: its folder {locked} "), error
     assert blocker.read_text() == "keep me"
+
+
+def evaluation(iteration: int, mt: float, split: str = "valid") -> dict:
+    """An eval.jsonl record as train.py writes it."""
+    return {
+        "iteration": iteration,
+        split: {"mt_1at3": mt, "mt_1at3_low": mt / 2, "mt_1at3_high": (1 + mt) / 2, "st_1at3": 0.1, "problems": 8},
+        "seconds": 1.5,
+    }
+
+
+def test_the_comparison_with_the_starting_model_takes_the_newest_evaluation_up_to_the_checkpoint() -> None:
+    runs = [evaluation(0, 0.25), evaluation(10, 0.5), evaluation(20, 0.125)]
+    assert against_start(runs, 15) == {
+        "split": "valid",
+        "rate": "mt_1at3",
+        "start": {"iteration": 0, "value": 0.25, "low": 0.125, "high": 0.625},
+        "checkpoint": {"iteration": 10, "value": 0.5, "low": 0.25, "high": 0.75},
+        "worse": False,
+    }
+    assert against_start(runs, 20)["worse"] is True
+    assert against_start(runs, 9) is None, "no evaluation after the start yet"
+    assert against_start([evaluation(10, 0.5)], 10) is None, "no evaluation of the starting model"
+    assert against_start(None, 10) is None and against_start([], 10) is None
+    # without a valid split (valid_fraction 0), the first evaluated set
+    other = [evaluation(0, 0.5, "mbpp_plus"), evaluation(10, 0.5, "mbpp_plus")]
+    assert against_start(other, 10)["split"] == "mbpp_plus"
+    assert against_start(other, 10)["worse"] is False, "equal is not worse"
+    assert against_start([evaluation(0, float("nan")), evaluation(10, 0.5)], 10) is None
+
+
+def test_a_checkpoint_worse_than_the_starting_model_is_refused_unless_allowed(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = TrainedRun(tmp_path, tiny_model_dir, "lora", [evaluation(0, 0.5), evaluation(2, 0.75), evaluation(4, 0.25)])
+    out = tmp_path / "model"
+    assert export(run.dir, out, "--no-parity") == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{run.checkpoint(4)} is worse than the model the run started from (valid MT 1@3 0.500 at iteration 0 (the "
+        f"starting model) -> 0.250 at iteration 4); nothing was written to {out}" in err
+    )
+    assert siblings(out) == ["run-lora"] and not out.exists()
+
+    assert export(run.dir, out, "--no-parity", "--checkpoint", str(run.checkpoint(2))) == 0
+    info = json.loads((out / EXPORT_INFO_FILE).read_text())
+    assert (info["iteration"], info["against_start"]["checkpoint"]["value"], info["against_start"]["worse"]) == (
+        2,
+        0.75,
+        False,
+    )
+    assert "valid MT 1@3 0.500 at iteration 0 (the starting model) -> 0.750 at iteration 2" in capsys.readouterr().err
+
+    assert export(run.dir, out, "--no-parity", "--force", "--allow-worse") == 0
+    info = json.loads((out / EXPORT_INFO_FILE).read_text())
+    assert (info["iteration"], info["against_start"]["worse"]) == (4, True)
+
+
+def test_a_run_without_evaluations_exports_and_says_it_was_not_compared(
+    lora_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model"
+    assert export(lora_run.dir, out, "--no-parity") == 0
+    assert json.loads((out / EXPORT_INFO_FILE).read_text())["against_start"] is None
+    assert "not compared with the starting model" in capsys.readouterr().err
