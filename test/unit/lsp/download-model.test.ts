@@ -2,18 +2,18 @@
 // stand-in, via HF_ENDPOINT) into the editor's storage with work-done progress, and lists it afterwards.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
+import type { MessageConnection } from "vscode-jsonrpc/node";
 import { startHubStandin, type RunningHubStandin } from "../../hub-standin/hub-standin";
+import { spawnLanguageServer } from "./stdio-server";
 
 const ROOT = resolve(__dirname, "..", "..", "..");
 const DEMO = join(ROOT, "models", "demo");
 let hub: RunningHubStandin;
-let server: ChildProcess;
 let conn: MessageConnection;
+let stop: () => Promise<void>;
 let cache: string;
 const progress: { value: { kind: string; message?: string; percentage?: number } }[] = [];
 
@@ -21,11 +21,7 @@ before(async () => {
   assert.ok(existsSync(join(DEMO, "onnx", "model.onnx")), `the demo model is missing from ${DEMO}: run bash .ci/install`);
   hub = await startHubStandin({ repos: { "test-org/tiny-coder": { folder: DEMO } } });
   cache = mkdtempSync(join(tmpdir(), "rlef-lsp-models-"));
-  server = spawn(process.execPath, ["--import", "tsx", join(ROOT, "server", "lsp", "main.ts"), "--stdio"], {
-    env: { ...process.env, HF_ENDPOINT: hub.endpoint, HF_TOKEN: "" },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  ({ conn, stop } = spawnLanguageServer({ HF_ENDPOINT: hub.endpoint, HF_TOKEN: "" }));
   conn.onRequest("window/workDoneProgress/create", () => null);
   conn.onNotification("$/progress", (p) => {
     progress.push(p as (typeof progress)[number]);
@@ -36,8 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  conn.dispose();
-  server.kill();
+  await stop();
   await hub.close();
   rmSync(cache, { recursive: true, force: true });
 });

@@ -2,16 +2,15 @@
 // Emacs) sees. Agent runs are workspace/executeCommand commands with work-done progress.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
+import type { MessageConnection } from "vscode-jsonrpc/node";
+import { spawnLanguageServer } from "./stdio-server";
 
-const ROOT = resolve(__dirname, "..", "..", "..");
-let server: ChildProcess;
 let conn: MessageConnection;
+let stop: () => Promise<void>;
 let workspace: string;
 const notifications: { method: string; params: unknown }[] = [];
 const progress: unknown[] = [];
@@ -25,11 +24,7 @@ before(async () => {
   writeFileSync(join(workspace, "calc.py"), "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n");
   const replay = join(workspace, "replay.json");
   writeFileSync(replay, JSON.stringify({ responses: [wrong, right] }));
-  server = spawn(process.execPath, ["--import", "tsx", join(ROOT, "server", "lsp", "main.ts"), "--stdio"], {
-    env: { ...process.env, RLEF_REPLAY_POLICY: replay },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  ({ conn, stop } = spawnLanguageServer({ RLEF_REPLAY_POLICY: replay }));
   conn.onNotification((method, params) => {
     notifications.push({ method, params });
   });
@@ -59,10 +54,7 @@ before(async () => {
 });
 
 after(async () => {
-  await conn.sendRequest("shutdown").catch(() => {});
-  await conn.sendNotification("exit").catch(() => {});
-  conn.dispose();
-  server.kill();
+  await stop();
   rmSync(workspace, { recursive: true, force: true });
 });
 

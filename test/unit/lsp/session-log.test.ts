@@ -3,18 +3,17 @@
 // status and clear commands report and delete exactly the log.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from "vscode-jsonrpc/node";
+import type { MessageConnection } from "vscode-jsonrpc/node";
 import type { SessionLogStatus } from "../../../server/lsp/protocol";
 import type { SessionRecord } from "../../../server/session-log/record";
+import { spawnLanguageServer } from "./stdio-server";
 
-const ROOT = resolve(__dirname, "..", "..", "..");
-let server: ChildProcess;
 let conn: MessageConnection;
+let stop: () => Promise<void>;
 let workspace: string;
 let logDir: string;
 const logLines: string[] = [];
@@ -31,11 +30,7 @@ before(async () => {
   writeFileSync(join(workspace, "triple.md"), `Triple n (server key ${API_KEY}).\n\n### Input\n\`\`\`\n4\n\`\`\`\n### Output\n\`\`\`\n12\n\`\`\`\n`);
   const replay = join(workspace, "replay.json");
   writeFileSync(replay, JSON.stringify({ responses: [wrong, right] }));
-  server = spawn(process.execPath, ["--import", "tsx", join(ROOT, "server", "lsp", "main.ts"), "--stdio"], {
-    env: { ...process.env, RLEF_REPLAY_POLICY: replay, XDG_STATE_HOME: join(workspace, "default-state") },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  conn = createMessageConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
+  ({ conn, stop } = spawnLanguageServer({ RLEF_REPLAY_POLICY: replay, XDG_STATE_HOME: join(workspace, "default-state") }));
   conn.onRequest("window/workDoneProgress/create", () => null);
   conn.onNotification("window/logMessage", (p: { message: string }) => void logLines.push(p.message));
   conn.listen();
@@ -52,10 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  await conn.sendRequest("shutdown").catch(() => {});
-  await conn.sendNotification("exit").catch(() => {});
-  conn.dispose();
-  server.kill();
+  await stop();
   rmSync(workspace, { recursive: true, force: true });
 });
 
