@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: the count the toy's numbers were made with)"
     )
+    toy.add_argument(
+        "--start",
+        type=Path,
+        default=None,
+        help="a start-model folder an earlier toy run wrote (with toy-start.json): skip the start search, run from it",
+    )
     return parser
 
 
@@ -163,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             copy_steps=args.copy_steps,
             instruction_steps=args.instruction_steps,
             threads=args.threads,
+            start=args.start,
         )
     parser.print_help()
     return 0

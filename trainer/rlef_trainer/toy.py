@@ -684,6 +684,51 @@ def evaluate_all(env: EnvClient, model: Any, tokenizer: Any, episodes: int, seed
     }
 
 
+# What a start-model folder of the toy records about how the recipe built it (seed, draws, the supervised steps'
+# numbers), so that a run can start from it (`run_toy(start=...)`) and still report them.
+START_RECORD = "toy-start.json"
+
+
+def write_start_record(
+    model_dir: Path, seed: int, draws: list[dict[str, Any]], sft: dict[str, float], copying: dict[str, float]
+) -> None:
+    record = {"seed": seed, "start_draws": draws, "sft": sft, "copy_pretraining": copying}
+    (model_dir / START_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def read_start_record(model_dir: Path) -> dict[str, Any]:
+    """The START_RECORD of a start-model folder, with a clear error for a folder that is not one."""
+    path = model_dir / START_RECORD
+    if not (model_dir / "config.json").is_file() or not path.is_file():
+        raise ValueError(f"{model_dir} is not a toy start model: it needs config.json and {START_RECORD}")
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    missing = [
+        k for k in ("seed", "start_draws", "sft", "copy_pretraining") if not isinstance(record, dict) or k not in record
+    ]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}")
+    return record
+
+
+def probe_start(
+    env: EnvClient, model_dir: Path, contexts: dict[tuple[str, str], list[dict[str, str]]], episodes: int, seed: int
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """A candidate start model's probes and gate: the retry-letter and retry-format probes, then, when they pass,
+    its solve rates (the "before RL" evaluation) and the start finding itself (the probes miss a start that avoids
+    the feedback's letter). Returns the probe record (with "accepted") and the rates ({} when the probes failed)."""
+    model, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
+    probe: dict[str, Any] = retry_letter_probe(model, tokenizer, contexts)
+    probe |= retry_format_probe(model, tokenizer, contexts)
+    if not passes_start_gate(probe):
+        return {**probe, "accepted": False}, {}
+    before = evaluate_all(env, model, tokenizer, episodes, seed)
+    probe["start_multi_turn"] = before["multi_turn"]["solve_rate"]
+    return {**probe, "accepted": near_blind_guessing(probe["start_multi_turn"])}, before
+
+
 # torch threads of the toy run: its recorded numbers were made with this count (see run_toy). Two use both
 # cores of a CI machine during the update (the sandbox is idle then): 10-11 s an iteration instead of 18.
 TOY_THREADS = 2
@@ -699,18 +744,21 @@ def run_toy(
     copy_steps: int = 150,
     instruction_steps: int = 150,
     threads: int = TOY_THREADS,
+    start: str | Path | None = None,
     log: Any = print,
 ) -> dict[str, Any]:
     """The whole toy experiment; writes results.json and curves.png into `out_dir` and returns the results.
 
     Runs with `threads` torch threads (restored afterwards): the thread count changes floating-point
-    sums and so the whole run; with a fixed count a run is deterministic.
+    sums and so the whole run; with a fixed count a run is deterministic. With `start` (a start-model folder an
+    earlier run wrote, with its START_RECORD) the recipe's start search is skipped: that model is probed and
+    gated as a draw of the search would be, and the PPO runs from it.
     """
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         return _run_toy(
-            out_dir, seed, iterations, eval_episodes, sft_steps, copy_steps, instruction_steps, threads, log
+            out_dir, seed, iterations, eval_episodes, sft_steps, copy_steps, instruction_steps, threads, start, log
         )
     finally:
         torch.set_num_threads(before)
@@ -725,6 +773,7 @@ def _run_toy(
     copy_steps: int,
     instruction_steps: int,
     threads: int,
+    start: str | Path | None,
     log: Any,
 ) -> dict[str, Any]:
     from rlef_trainer.env_service import start_env_service
@@ -745,50 +794,59 @@ def _run_toy(
         draws: list[dict[str, Any]] = []
         before: dict[str, dict[str, float]] = {}
         base_dir, model_dir = out / "base-model", out / "start-model"
-        built_base: int | None = None
-        base_ok = False
-        for base_seed, format_seed in start_draw_seeds(seed):
-            if base_seed != built_base:
-                built_base = base_seed
-                shutil.rmtree(base_dir, ignore_errors=True)
-                build_start_model(base_dir, base_seed, environment_corpus(contexts))
-                copying = generic_copy_pretraining(base_dir, base_seed, copy_steps)
-                log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
-                copying |= instruction_copy_pretraining(base_dir, prompt, base_seed, instruction_steps)
-                log(
-                    f"[toy] instruction copying (named-letter problems): {copying} "
-                    f"({time.perf_counter() - started:.0f}s)"
-                )
-                base_probe = retry_letter_probe(load_model(base_dir), load_tokenizer(base_dir), contexts)
-                copying |= {f"base_{k}": v for k, v in base_probe.items()}
-                base_ok = passes_base_gate(copying["instruction_copy_accuracy"], base_probe)
-                if not base_ok:
-                    draws.append({"base_seed": base_seed, **copying, "accepted": False})
-                    log(f"[toy] base (seed {base_seed}) rejected: {json.dumps(draws[-1])}")
-            if not base_ok:
-                continue
-            shutil.rmtree(model_dir, ignore_errors=True)
-            shutil.copytree(base_dir, model_dir)
-            sft = supervised_format_step(model_dir, prompt, format_seed, sft_steps, 32)
-            log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
-            start_model, start_tokenizer = load_model(model_dir), load_tokenizer(model_dir)
-            probe = retry_letter_probe(start_model, start_tokenizer, contexts)
-            probe |= retry_format_probe(start_model, start_tokenizer, contexts)
-            accepted = passes_start_gate(probe)
-            if accepted:  # then the finding itself: the probes miss a start that avoids the feedback's letter
-                before = evaluate_all(env, start_model, start_tokenizer, eval_episodes, seed)
-                episodes_started += 3 * eval_episodes
-                probe["start_multi_turn"] = before["multi_turn"]["solve_rate"]
-                accepted = near_blind_guessing(probe["start_multi_turn"])
-            draws.append({"base_seed": base_seed, "seed": format_seed, **probe, "accepted": accepted})
-            log(f"[toy] start draw {len(draws)} (base {base_seed}, format {format_seed}): {json.dumps(draws[-1])}")
-            if accepted:
-                break
+        if start is not None:
+            recorded = read_start_record(Path(start))
+            if Path(start).resolve() != model_dir.resolve():
+                shutil.rmtree(model_dir, ignore_errors=True)
+                shutil.copytree(start, model_dir)
+            probe, before = probe_start(env, model_dir, contexts, eval_episodes, seed)
+            episodes_started += 3 * eval_episodes if before else 0
+            draws.append({"given": str(start), **probe})
+            log(f"[toy] given start model {start}: {json.dumps(draws[-1])}")
+            if not probe["accepted"]:
+                raise RuntimeError(f"the start model {start} does not pass the start gate {START_GATE}: {probe}")
+            sft, copying = recorded["sft"], recorded["copy_pretraining"]
         else:
-            raise RuntimeError(
-                f"no start model passed the gates (base {BASE_GATE}, start {START_GATE}) in {len(draws)} draws: {draws}"
-            )
-        shutil.rmtree(base_dir, ignore_errors=True)
+            built_base: int | None = None
+            base_ok = False
+            for base_seed, format_seed in start_draw_seeds(seed):
+                if base_seed != built_base:
+                    built_base = base_seed
+                    shutil.rmtree(base_dir, ignore_errors=True)
+                    build_start_model(base_dir, base_seed, environment_corpus(contexts))
+                    copying = generic_copy_pretraining(base_dir, base_seed, copy_steps)
+                    log(f"[toy] generic copying pretraining: {copying} ({time.perf_counter() - started:.0f}s)")
+                    copying |= instruction_copy_pretraining(base_dir, prompt, base_seed, instruction_steps)
+                    log(
+                        f"[toy] instruction copying (named-letter problems): {copying} "
+                        f"({time.perf_counter() - started:.0f}s)"
+                    )
+                    base_probe = retry_letter_probe(load_model(base_dir), load_tokenizer(base_dir), contexts)
+                    copying |= {f"base_{k}": v for k, v in base_probe.items()}
+                    base_ok = passes_base_gate(copying["instruction_copy_accuracy"], base_probe)
+                    if not base_ok:
+                        draws.append({"base_seed": base_seed, **copying, "accepted": False})
+                        log(f"[toy] base (seed {base_seed}) rejected: {json.dumps(draws[-1])}")
+                if not base_ok:
+                    continue
+                shutil.rmtree(model_dir, ignore_errors=True)
+                shutil.copytree(base_dir, model_dir)
+                sft = supervised_format_step(model_dir, prompt, format_seed, sft_steps, 32)
+                log(f"[toy] format-only supervised step: {sft} ({time.perf_counter() - started:.0f}s)")
+                probe, before = probe_start(env, model_dir, contexts, eval_episodes, seed)
+                episodes_started += 3 * eval_episodes if before else 0
+                accepted = probe["accepted"]
+                draws.append({"base_seed": base_seed, "seed": format_seed, **probe})
+                log(f"[toy] start draw {len(draws)} (base {base_seed}, format {format_seed}): {json.dumps(draws[-1])}")
+                if accepted:
+                    break
+            else:
+                raise RuntimeError(
+                    f"no start model passed the gates (base {BASE_GATE}, start {START_GATE}) "
+                    f"in {len(draws)} draws: {draws}"
+                )
+            shutil.rmtree(base_dir, ignore_errors=True)
+            write_start_record(model_dir, seed, draws, sft, copying)
 
         curves: dict[str, list[dict[str, float]]] = {}
         evaluations: dict[str, Any] = {}
@@ -880,6 +938,9 @@ def _run_toy(
         "base_gate": BASE_GATE,
         "start_gate": START_GATE,
         "start_draws": draws,
+        # the folder the run started from, or None when the recipe's search built the start (then its START_RECORD
+        # is in start-model/)
+        "start_model": None if start is None else str(start),
         "service": {
             "episodes": stats["resets"],
             "steps": stats["steps"],
@@ -907,6 +968,7 @@ def run_toy_command(
     copy_steps: int | None = None,
     instruction_steps: int | None = None,
     threads: int | None = None,
+    start: Path | None = None,
 ) -> int:
     from transformers.utils.logging import disable_progress_bar
 
@@ -930,9 +992,14 @@ def run_toy_command(
     unwritable = folder_problem(out)
     if unwritable:
         problems.append(f"--out {out} {unwritable}")
+    if start is not None:
+        try:
+            read_start_record(start)
+        except ValueError as error:
+            problems.append(f"--start: {error}")
     if problems:
         print("rlef-train toy: " + "; ".join(problems), file=sys.stderr)
         return 2
     kwargs = {name: value for name, value in given.items() if value is not None}
-    results = run_toy(out, seed, log=lambda line: print(line, flush=True), **kwargs)
+    results = run_toy(out, seed, start=start, log=lambda line: print(line, flush=True), **kwargs)
     return 0 if all(results["findings"].values()) else 1

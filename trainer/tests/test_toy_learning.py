@@ -2,8 +2,12 @@
 
     .venv/bin/python -m pytest trainer/tests -m toy -q -s
 
-Runs `rlef-train toy` end to end (the real service and sandbox, seed 0) and asserts its findings. The run's
-results.json and curves.png go to $RLEF_TOY_OUT when it is set (CI keeps them), else to a temporary folder.
+Runs `rlef-train toy --seed 2 --start models/toy-start` end to end (the real service and sandbox) and asserts its
+findings. The start model is the one the recipe's start search built for seed 2 (its record, models/toy-start/
+toy-start.json, lists the draws): the search's floating point differs from one CPU to another, so CI starts from
+the committed model, probes and gates it as the search does, and runs both PPO arms from it (trainer/README.md,
+"The toy learning run"). The run's results.json and curves.png go to $RLEF_TOY_OUT when it is set (CI keeps them),
+else to a temporary folder.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import pytest
 
 from rlef_trainer import toy
 
+START = Path(__file__).resolve().parents[2] / "models" / "toy-start"
+SEED = 2
+
 
 @pytest.mark.toy
 def test_rlef_lifts_multi_turn_solving_only_when_the_feedback_is_real(tmp_path: Path) -> None:
     out = Path(os.environ.get("RLEF_TOY_OUT") or tmp_path)
-    results = toy.run_toy(out, seed=0, log=lambda line: print(line, flush=True))
+    results = toy.run_toy(out, seed=SEED, start=START, log=lambda line: print(line, flush=True))
     before, after = results["evaluations"]["before"], results["evaluations"]["after_feedback"]
     after_random = results["evaluations"]["after_random_feedback"]
     chance, ceiling = results["chance"], results["oracle_ceiling"]

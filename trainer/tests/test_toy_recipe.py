@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from rlef_trainer import toy
+
+# The start model CI's toy run trains from (trainer/tests/test_toy_learning.py).
+COMMITTED_START = Path(__file__).resolve().parents[2] / "models" / "toy-start"
 
 PROMPT = [{"role": "user", "content": f"Solve this.\n\n{toy.STATEMENT}\n\nAnswer in a fenced block."}]
 
@@ -177,3 +183,59 @@ def test_the_plot_shades_the_iterations_whose_learning_rate_decays(tmp_path) -> 
     }
     toy.plot_curves(tmp_path / "curves.png", results)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _start_folder(root: Path, record: object | None, config: bool = True) -> Path:
+    folder = root / "start"
+    folder.mkdir()
+    if config:
+        (folder / "config.json").write_text("{}")
+    if record is not None:
+        path = folder / toy.START_RECORD
+        if isinstance(record, bytes):
+            path.write_bytes(record)
+        else:
+            path.write_text(record if isinstance(record, str) else json.dumps(record))
+    return folder
+
+
+GOOD_RECORD = {"seed": 2, "start_draws": [{"accepted": True}], "sft": {"sft_steps": 150.0}, "copy_pretraining": {}}
+
+
+def test_a_start_record_written_by_a_run_reads_back(tmp_path: Path) -> None:
+    folder = _start_folder(tmp_path, None)
+    toy.write_start_record(folder, 2, GOOD_RECORD["start_draws"], GOOD_RECORD["sft"], GOOD_RECORD["copy_pretraining"])
+    assert toy.read_start_record(folder) == GOOD_RECORD
+
+
+@pytest.mark.parametrize(
+    ("record", "config", "message"),
+    [
+        (None, True, "is not a toy start model"),
+        (GOOD_RECORD, False, "is not a toy start model"),
+        ("{not json", True, "is not valid JSON"),
+        (b"\xff\xfe{}", True, "is not valid JSON"),
+        ([1, 2], True, "lacks seed, start_draws, sft, copy_pretraining"),
+        ({"seed": 2, "sft": {}}, True, "lacks start_draws, copy_pretraining"),
+    ],
+)
+def test_a_folder_without_a_valid_start_record_is_refused_by_name(
+    tmp_path: Path, record: object, config: bool, message: str
+) -> None:
+    folder = _start_folder(tmp_path, record, config)
+    with pytest.raises(ValueError, match=message):
+        toy.read_start_record(folder)
+
+
+def test_rlef_train_toy_refuses_a_start_that_is_not_one_before_running_anything(tmp_path: Path, capsys) -> None:
+    folder = _start_folder(tmp_path, None)
+    out = tmp_path / "out"
+    assert toy.run_toy_command(out, 0, iterations=None, eval_episodes=None, start=folder) == 2
+    assert f"--start: {folder} is not a toy start model" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_committed_start_model_carries_its_record() -> None:
+    record = toy.read_start_record(COMMITTED_START)
+    assert record["start_draws"][-1]["accepted"] is True
+    assert (COMMITTED_START / "model.safetensors").is_file()
